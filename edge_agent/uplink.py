@@ -1,0 +1,300 @@
+"""The kiosk's MQTT uplink: drains the journal's outbox to the hub until the hub acks it.
+
+Guarantees (architecture.md, "Delivery: nothing lost, nothing doubled"):
+
+* a record is published from the journal, never from memory only, with QoS 1 on a
+  persistent session (fixed client id, ``clean_session = False``);
+* it leaves the outbox only when the hub's ``ack`` covers its sequence; a record the hub
+  has not acked after ``resend_after_s`` is published again (the hub de-duplicates);
+* live records go first; rows that were waiting when the connection came up are backlog,
+  published at most ``backlog_rate_per_s`` per second with ``historical = true``;
+* status is retained and also the MQTT will (``offline``), so the hub sees a dead kiosk;
+* paho reconnects with exponential backoff; a watchdog restarts a connection that shows
+  no traffic while records wait, and recreates a client that stays offline too long.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+from pydantic import ValidationError
+
+from edge_agent.config import KioskConfig
+from edge_agent.journal import Journal, JournalRecord
+from firmware_bridges.contract import Ack, Envelope, make_envelope, topic
+from firmware_bridges.mqtt_settings import make_client
+
+log = logging.getLogger("edge_agent.uplink")
+
+AGENT_VERSION = "0.1.0"
+
+
+class Uplink:
+    """Background threads: paho's network loop, the outbox sender and the watchdog."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        journal: Journal,
+        *,
+        status_extra: Callable[[], dict] | None = None,
+        on_command: Callable[[str, dict], None] | None = None,
+    ):
+        self.config = config
+        self.journal = journal
+        self.site = config.identity.site
+        self.kiosk = config.identity.kiosk
+        self.status_extra = status_extra or (lambda: {})
+        self.on_command = on_command
+        self.counters = {"published": 0, "resent": 0, "acks": 0, "acked_records": 0, "bad_downlink": 0,
+                         "connects": 0, "watchdog_restarts": 0}
+        self.clock_offset_s: float | None = None
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._inflight: dict[int, float] = {}  # seq -> monotonic time of the last publish
+        self._inflight_lock = threading.Lock()
+        self._last_traffic = time.monotonic()
+        self._offline_since = time.monotonic()
+        self._live_cursor = 0
+        self._backlog_cursor = 0
+        self._backlog_tokens = 0.0
+        self._backlog_refill_at = time.monotonic()
+        self._threads: list[threading.Thread] = []
+        self.client = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._new_client()
+        for target, name in ((self._send_loop, "outbox-sender"), (self._watchdog_loop, "uplink-watchdog")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the threads; a graceful stop publishes the retained ``offline`` status first."""
+        self._stop.set()
+        self.notify()
+        client = self.client
+        if client is not None:
+            if graceful and self._connected.is_set():
+                info = client.publish(self._topic("status"), self._status_payload("offline"), qos=1, retain=True)
+                try:
+                    info.wait_for_publish(timeout=2)
+                except (RuntimeError, ValueError):
+                    pass
+            client.disconnect()
+            client.loop_stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def notify(self) -> None:
+        """Wake the sender (a new record was journaled)."""
+        with self._wake:
+            self._wake.notify_all()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # ------------------------------------------------------------------ paho plumbing
+
+    def _topic(self, kind: str) -> str:
+        return topic(self.site, self.kiosk, kind)
+
+    def _status_payload(self, state: str) -> bytes:
+        body = {
+            "state": state,
+            "versions": {"agent": AGENT_VERSION, "schema": "1"},
+            "outbox_depth": self.journal.outbox_depth() if state == "online" else None,
+            "last_seq": self.journal.last_seq(),
+            "clock_offset_s": self.clock_offset_s,
+        }
+        if state == "online":
+            body.update(self.status_extra())
+        return make_envelope(self.site, self.kiosk, "status", body, None).to_json()
+
+    def _new_client(self) -> None:
+        old = self.client
+        if old is not None:
+            old.on_connect = old.on_disconnect = old.on_message = old.on_publish = None
+            try:
+                old.disconnect()
+                old.loop_stop()
+            except Exception:  # the old client may already be broken; it is being replaced
+                log.exception("error while discarding the old MQTT client")
+        client = make_client(self.config.mqtt, self.config.client_id, clean_session=False)
+        client.will_set(self._topic("status"), self._status_payload("offline"), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        self.client = client
+        client.connect_async(self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s)
+        client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT connection refused: %s", reason_code)
+            return
+        self.counters["connects"] += 1
+        client.subscribe([(self._topic("ack"), 1), (self._topic("cmd"), 1), (self._topic("config"), 1)])
+        client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
+        moved = self.journal.mark_all_pending_backlog()
+        with self._inflight_lock:
+            self._inflight.clear()
+        self._live_cursor = self._backlog_cursor = 0
+        self._last_traffic = time.monotonic()
+        self._connected.set()
+        log.info("connected to %s:%s (%d records now backlog)", self.config.mqtt.host, self.config.mqtt.port, moved)
+        self.notify()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected.is_set():
+            self._offline_since = time.monotonic()
+        self._connected.clear()
+        log.info("MQTT disconnected: %s", reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._last_traffic = time.monotonic()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self._last_traffic = time.monotonic()
+        kind = message.topic.rsplit("/", 1)[-1]
+        try:
+            data = json.loads(message.payload.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            self.counters["bad_downlink"] += 1
+            log.warning("ignored malformed %s message: %s", kind, error)
+            return
+        if kind == "ack":
+            try:
+                ack = Ack.model_validate(data)
+            except ValidationError as error:
+                self.counters["bad_downlink"] += 1
+                log.warning("ignored invalid ack: %s", error)
+                return
+            self._apply_ack(ack)
+        elif self.on_command is not None:
+            self.on_command(kind, data)
+
+    def _apply_ack(self, ack: Ack) -> None:
+        removed = self.journal.apply_ack(ack)
+        self.counters["acks"] += 1
+        self.counters["acked_records"] += removed
+        self.clock_offset_s = round((ack.ts - datetime.now(timezone.utc)).total_seconds(), 3)
+        with self._inflight_lock:
+            for seq in [s for s in self._inflight if ack.covers(s)]:
+                del self._inflight[seq]
+        self.notify()
+
+    # ------------------------------------------------------------------ sender
+
+    def _publish(self, record: JournalRecord, historical: bool) -> None:
+        envelope = make_envelope(
+            self.site,
+            self.kiosk,
+            record.kind,
+            record.body,
+            record.seq,
+            event_id=record.event_id,
+            ts=datetime.fromisoformat(record.created_at),
+            historical=historical,
+        )
+        self.client.publish(self._topic(record.kind), envelope.to_json(), qos=1)
+        with self._inflight_lock:
+            resent = record.seq in self._inflight
+            self._inflight[record.seq] = time.monotonic()
+        self.counters["resent" if resent else "published"] += 1
+
+    def _room(self) -> int:
+        with self._inflight_lock:
+            return self.config.outbox.max_unacked - len(self._inflight)
+
+    def _backlog_allowance(self) -> int:
+        rate = self.config.outbox.backlog_rate_per_s
+        if rate == 0:
+            return self.config.outbox.batch
+        now = time.monotonic()
+        self._backlog_tokens = min(max(rate, 1.0), self._backlog_tokens + (now - self._backlog_refill_at) * rate)
+        self._backlog_refill_at = now
+        return int(self._backlog_tokens)
+
+    def _send_once(self) -> bool:
+        """One pass; returns True when it published something."""
+        batch = self.config.outbox.batch
+        sent = False
+        room = self._room()
+        if room > 0:
+            live = self.journal.pending(backlog=False, after_seq=self._live_cursor, limit=min(batch, room))
+            for record in live:
+                self._publish(record, historical=False)
+                self._live_cursor = record.seq
+                sent = True
+            room -= len(live)
+        if room > 0 and not sent:
+            allowance = min(self._backlog_allowance(), room, batch)
+            if allowance > 0:
+                backlog = self.journal.pending(backlog=True, after_seq=self._backlog_cursor, limit=allowance)
+                for record in backlog:
+                    self._publish(record, historical=True)
+                    self._backlog_cursor = record.seq
+                    sent = True
+                self._backlog_tokens -= len(backlog)
+        # resend what the hub has not acknowledged in time
+        deadline = time.monotonic() - self.config.outbox.resend_after_s
+        with self._inflight_lock:
+            overdue = [seq for seq, at in self._inflight.items() if at < deadline][:batch]
+        still_pending = self.journal.get(overdue)
+        with self._inflight_lock:  # rows acked meanwhile are no longer in flight
+            for seq in set(overdue) - {record.seq for record in still_pending}:
+                self._inflight.pop(seq, None)
+        for record in still_pending:
+            self._publish(record, historical=record.backlog)
+            sent = True
+        return sent
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._connected.is_set():
+                self._connected.wait(0.5)
+                continue
+            try:
+                busy = self._send_once()
+            except Exception:  # a broken pass must never end the sender; the journal keeps the records
+                log.exception("outbox pass failed; retrying")
+                busy = False
+            if not busy:
+                with self._wake:
+                    self._wake.wait(0.05 if self.config.outbox.backlog_rate_per_s else 0.5)
+
+    # ------------------------------------------------------------------ watchdog
+
+    def _watchdog_loop(self) -> None:
+        wd = self.config.watchdog
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            if self._connected.is_set():
+                with self._inflight_lock:
+                    waiting = bool(self._inflight)
+                if waiting and now - self._last_traffic > wd.stuck_after_s:
+                    log.warning("connection looks stuck (no traffic for %.0f s); reconnecting", now - self._last_traffic)
+                    self.counters["watchdog_restarts"] += 1
+                    self._last_traffic = now
+                    self._connected.clear()
+                    self._offline_since = now
+                    self._new_client()
+            elif now - self._offline_since > wd.offline_restart_after_s:
+                log.warning("offline for %.0f s; recreating the MQTT client", now - self._offline_since)
+                self.counters["watchdog_restarts"] += 1
+                self._offline_since = now
+                self._new_client()

@@ -1,0 +1,51 @@
+"""Load a TOML configuration file into a pydantic model with errors a person can act on.
+
+Shared by the kiosk (``edge_agent``) and the hub: every error names the file, the key
+(dotted path) and what is wrong, e.g. ``kiosk.toml: mqtt.port: Input should be less
+than or equal to 65535 (got 70000)``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names file, key and problem."""
+
+
+def describe_validation_error(source: str, error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        got = problem.get("input")
+        shown = "" if problem["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{source}: {key}: {problem['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_toml_model(path: str | Path, model: type[Model]) -> Model:
+    """Read ``path`` as TOML and validate it as ``model``; raise ConfigError on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read configuration file: {error.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(str(path), error)) from None

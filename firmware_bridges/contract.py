@@ -1,0 +1,365 @@
+"""The MQTT wire contract between kiosks and the hub, schema version 1.
+
+One module, imported by both sides (``edge_agent`` and ``hub``), so both validate with
+the same pydantic models. It depends on pydantic only. It lives in ``firmware_bridges``
+because the top-level layout is fixed by the foundation issue and ``firmware_bridges``
+is the one package both sides may import (see ``docs/architecture.md``).
+
+Topics (``shared/design/architecture.md``, "Wire contract"):
+
+====================================  ==============  =========================
+``ohs/v1/{site}/{kiosk}/exam``         kiosk -> hub    QoS 1, one exam record
+``ohs/v1/{site}/{kiosk}/telemetry``    kiosk -> hub    QoS 1, environmental batch
+``ohs/v1/{site}/{kiosk}/event``        kiosk -> hub    QoS 1, alarms, device faults
+``ohs/v1/{site}/{kiosk}/status``       kiosk -> hub    QoS 1, retained, MQTT will
+``ohs/v1/{site}/{kiosk}/ack``          hub -> kiosk    QoS 1, what is stored durably
+``ohs/v1/{site}/{kiosk}/config``       hub -> kiosk    QoS 1, retained
+``ohs/v1/{site}/{kiosk}/cmd``          hub -> kiosk    QoS 1
+====================================  ==============  =========================
+
+Every kiosk -> hub message is an :class:`Envelope`. Records (exam, telemetry, event) carry
+a per-kiosk sequence number that never repeats; ``status`` is state, not a record: it
+carries ``seq = null`` and is never acknowledged (the newest retained one wins).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "ohs/v1"
+RECORD_KINDS = ("exam", "telemetry", "event")
+UPLINK_KINDS = (*RECORD_KINDS, "status")
+DOWNLINK_KINDS = ("ack", "config", "cmd")
+#: Payloads larger than this are rejected by the hub before parsing (configurable there).
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+ID_PATTERN = r"^[a-z0-9-]+$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
+_TOPIC_RE = re.compile(r"^ohs/v1/([a-z0-9-]+)/([a-z0-9-]+)/([a-z]+)$")
+
+ExamType = Literal["pre_shift", "post_shift", "pre_trip", "post_trip", "in_shift"]
+Outcome = Literal["admitted", "not_admitted", "needs_medic"]
+
+
+class ContractError(ValueError):
+    """A message that does not follow the wire contract; ``reason`` is for the dead-letter table."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """Bodies accept additional fields so newer kiosks can add without breaking older hubs."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --------------------------------------------------------------------------- topics
+
+
+def topic(site: str, kiosk: str, kind: str) -> str:
+    """The topic for ``kind`` of one kiosk; raises ContractError on a bad id or kind."""
+    if kind not in UPLINK_KINDS + DOWNLINK_KINDS:
+        raise ContractError(f"unknown message kind {kind!r}")
+    for name, value in (("site", site), ("kiosk", kiosk)):
+        if not re.match(ID_PATTERN, value or ""):
+            raise ContractError(f"{name} id {value!r} must match [a-z0-9-]+")
+    return f"{TOPIC_ROOT}/{site}/{kiosk}/{kind}"
+
+
+def parse_topic(name: str) -> tuple[str, str, str]:
+    """``ohs/v1/{site}/{kiosk}/{kind}`` -> (site, kiosk, kind); ContractError otherwise."""
+    match = _TOPIC_RE.match(name)
+    if not match or match.group(3) not in UPLINK_KINDS + DOWNLINK_KINDS:
+        raise ContractError(f"topic {name!r} is not ohs/v1/{{site}}/{{kiosk}}/{{kind}}")
+    return match.group(1), match.group(2), match.group(3)
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+class Measurement(_Open):
+    """One reading taken during an exam, in the shared reading vocabulary."""
+
+    field: Literal[
+        "temperature_c",
+        "systolic_mmhg",
+        "diastolic_mmhg",
+        "mean_arterial_mmhg",
+        "pulse_bpm",
+        "spo2_percent",
+        "brac_mg_l",
+    ]
+    value: float | None = Field(description="null when the device marked the value invalid")
+    invalid_reason: str | None = None
+    attempt: int = Field(default=1, ge=1, description="1 for the first measurement, 2.. for re-tests")
+    taken_at: AwareDatetime
+    device_model: str | None = None
+    device_serial: str | None = None
+    device_verified_until: str | None = None
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+class FiredRule(_Open):
+    rule: str
+    source: str
+    value: Any = None
+
+
+class ExamBody(_Open):
+    """One pre-shift (or other) exam: enough for every column of the exam journal
+    (``shared/domain/reference.md`` §1.6)."""
+
+    exam_id: str = Field(min_length=1, max_length=64)
+    worker_id: str = Field(min_length=1, max_length=64, description="personnel number")
+    exam_type: ExamType
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    answers: dict[str, bool | str | None] = Field(default_factory=dict)
+    measurements: list[Measurement] = Field(default_factory=list, max_length=200)
+    outcome: Outcome
+    fired: list[FiredRule] = Field(default_factory=list)
+    rule_set_version: str = Field(min_length=1)
+    decided_by: str = Field(default="kiosk", description="'kiosk' for the automatic pre-decision")
+
+    @model_validator(mode="after")
+    def _refusal_says_why(self) -> "ExamBody":
+        if self.outcome != "admitted" and not self.fired:
+            raise ValueError("a non-admitted outcome must list the rules that fired")
+        if self.finished_at < self.started_at:
+            raise ValueError("finished_at is before started_at")
+        return self
+
+
+class TelemetryReading(_Open):
+    sensor_id: str = Field(min_length=1, max_length=64)
+    zone: str = Field(min_length=1, max_length=64)
+    ts: AwareDatetime
+    values: dict[str, float | None]
+    invalid: dict[str, str] = Field(default_factory=dict)
+
+
+class TelemetryBody(_Open):
+    readings: list[TelemetryReading] = Field(min_length=1, max_length=5000)
+
+
+class EventBody(_Open):
+    type: str = Field(min_length=1, max_length=64, description="smoke_alarm, noise_over_limit, device_fault, …")
+    severity: Literal["info", "warning", "alarm", "critical"] = "warning"
+    zone: str | None = None
+    device: str | None = None
+    message_ru: str | None = None
+    message_en: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusBody(_Open):
+    state: Literal["online", "offline"]
+    versions: dict[str, str] = Field(default_factory=dict)
+    outbox_depth: int | None = Field(default=None, ge=0)
+    last_seq: int | None = Field(default=None, ge=0)
+    clock_offset_s: float | None = None
+    devices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+BODY_MODELS: dict[str, type[BaseModel]] = {
+    "exam": ExamBody,
+    "telemetry": TelemetryBody,
+    "event": EventBody,
+    "status": StatusBody,
+}
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+class Envelope(_Strict):
+    """What every kiosk -> hub message is wrapped in (architecture.md, "Wire contract")."""
+
+    schema_version: Literal[1] = Field(alias="schema", default=1)
+    site: Identifier
+    kiosk: Identifier
+    seq: int | None = Field(ge=1, le=2**63 - 1, description="per-kiosk record sequence; null for status")
+    event_id: uuid.UUID
+    ts: AwareDatetime = Field(description="the kiosk's clock when the record was made")
+    historical: bool = Field(default=False, description="true when replayed from backlog")
+    kind: Literal["exam", "telemetry", "event", "status"]
+    body: Union[ExamBody, TelemetryBody, EventBody, StatusBody, dict]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _body_by_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("body"), dict):
+            model = BODY_MODELS.get(data.get("kind"))
+            if model is not None:
+                data = {**data, "body": model.model_validate(data["body"])}
+        return data
+
+    @model_validator(mode="after")
+    def _seq_by_kind(self) -> "Envelope":
+        if self.kind in RECORD_KINDS and self.seq is None:
+            raise ValueError(f"a {self.kind} record needs a sequence number")
+        if self.kind == "status" and self.seq is not None:
+            raise ValueError("status messages carry seq = null")
+        return self
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=False).encode("utf-8")
+
+
+def make_envelope(
+    site: str,
+    kiosk: str,
+    kind: str,
+    body: dict | BaseModel,
+    seq: int | None,
+    *,
+    event_id: uuid.UUID | str | None = None,
+    ts: datetime | None = None,
+    historical: bool = False,
+) -> Envelope:
+    """Build and validate an envelope (raises pydantic ValidationError on a bad body)."""
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    return Envelope.model_validate(
+        {
+            "schema": SCHEMA_VERSION,
+            "site": site,
+            "kiosk": kiosk,
+            "seq": seq,
+            "event_id": str(event_id or uuid.uuid4()),
+            "ts": (ts or datetime.now(timezone.utc)).isoformat(),
+            "historical": historical,
+            "kind": kind,
+            "body": body,
+        }
+    )
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:5]:
+        path = ".".join(str(p) for p in problem["loc"] if not str(p).startswith("function-after"))
+        parts.append(f"{path or '(envelope)'}: {problem['msg']}")
+    more = len(error.errors()) - 5
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def parse_uplink(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Envelope:
+    """Validate one kiosk -> hub message against the contract.
+
+    Raises :class:`ContractError` with a reason naming what is wrong: oversized, not UTF-8,
+    not JSON, unknown schema version, a field of the wrong type, or a topic that does not
+    match the envelope's site/kiosk/kind (a kiosk may publish only its own topics).
+    """
+    if len(payload) > max_bytes:
+        raise ContractError(f"oversized payload: {len(payload)} bytes > limit {max_bytes}")
+    site, kiosk, kind = parse_topic(topic_name)
+    if kind not in UPLINK_KINDS:
+        raise ContractError(f"kind {kind!r} is not a kiosk -> hub message")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ContractError(f"payload is not UTF-8: {error.reason} at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise ContractError(f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
+    version = data.get("schema")
+    if version != SCHEMA_VERSION:
+        raise ContractError(f"unknown schema version {version!r}; this hub understands {SCHEMA_VERSION}")
+    try:
+        envelope = Envelope.model_validate(data)
+    except ValidationError as error:
+        raise ContractError(f"invalid {kind} message: {_describe(error)}") from None
+    if (envelope.site, envelope.kiosk, envelope.kind) != (site, kiosk, kind):
+        raise ContractError(
+            f"envelope says {envelope.site}/{envelope.kiosk}/{envelope.kind} but arrived on topic {topic_name}"
+        )
+    return envelope
+
+
+# --------------------------------------------------------------------------- hub -> kiosk
+
+
+class Ack(_Strict):
+    """What the hub has stored durably for one kiosk.
+
+    ``through_seq``: every sequence 1..through_seq is stored. ``ranges``: further stored
+    ranges ``[first, last]`` above ``through_seq`` (live records overtake backlog, so the
+    hub can hold later records while earlier ones are still on their way). ``gaps``: the
+    missing ranges below the highest stored sequence, for diagnostics.
+    """
+
+    schema_version: Literal[1] = Field(alias="schema", default=1)
+    site: Identifier
+    kiosk: Identifier
+    through_seq: int = Field(ge=0)
+    ranges: list[tuple[int, int]] = Field(default_factory=list)
+    gaps: list[tuple[int, int]] = Field(default_factory=list)
+    ts: AwareDatetime
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def covers(self, seq: int) -> bool:
+        return seq <= self.through_seq or any(first <= seq <= last for first, last in self.ranges)
+
+
+class ConfigMessage(_Open):
+    """Retained per-kiosk configuration pushed by the hub."""
+
+    schema_version: Literal[1] = Field(alias="schema", default=1)
+    version: str
+    admission_rules: dict[str, Any] | None = None
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    roster_version: str | None = None
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Command(_Open):
+    """A command to one kiosk: roster update, medic decision, re-test order."""
+
+    schema_version: Literal[1] = Field(alias="schema", default=1)
+    command_id: uuid.UUID
+    type: Literal["roster_update", "medic_decision", "retest_order", "resync"]
+    ts: AwareDatetime
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def json_schemas() -> dict[str, dict]:
+    """JSON Schema of every message, for ``docs/schemas/`` (``ohs-hub export-schemas``)."""
+    return {
+        "envelope": Envelope.model_json_schema(by_alias=True),
+        "exam": ExamBody.model_json_schema(),
+        "telemetry": TelemetryBody.model_json_schema(),
+        "event": EventBody.model_json_schema(),
+        "status": StatusBody.model_json_schema(),
+        "ack": Ack.model_json_schema(by_alias=True),
+        "config": ConfigMessage.model_json_schema(by_alias=True),
+        "cmd": Command.model_json_schema(by_alias=True),
+    }

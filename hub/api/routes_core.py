@@ -1,0 +1,144 @@
+"""Core REST routes: health, kiosks, exams, dead letters, audit log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from hub.api.deps import Caller, get_caller, get_store, require
+from hub.store import Store
+
+router = APIRouter(prefix="/api/v1")
+
+#: What the OHS role may see of an exam: the outcome, never the medical values
+#: (323-FZ art. 13 medical secrecy; architecture.md "Privacy and roles").
+OUTCOME_COLUMNS = "event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, outcome, " \
+                  "rule_set_version, historical, received_at"
+
+
+@router.get("/health", summary="Is the hub up, connected and ingesting? Counters included.")
+def health(request: Request, store: Store = Depends(get_store)) -> dict:
+    ingest = request.app.state.ingest
+    return {
+        "status": "ok",
+        "mqtt_connected": bool(ingest and ingest.connected),
+        "queue_depth": ingest.queue.qsize() if ingest else None,
+        "counters": dict(ingest.counters) if ingest else {},
+        "dead_letters": {
+            "total": store.scalar("SELECT count(*) FROM dead_letters"),
+            "by_reason": dict(ingest.dead_letter_reasons) if ingest else {},
+        },
+        "records": {
+            "exams": store.scalar("SELECT count(*) FROM exams"),
+            "events": store.scalar("SELECT count(*) FROM events"),
+            "telemetry_values": store.scalar("SELECT count(*) FROM telemetry"),
+        },
+    }
+
+
+@router.get("/kiosks", summary="Every kiosk the hub has heard of, with its last status")
+def kiosks(store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
+    rows = store.query("SELECT site, kiosk, state, status_ts, last_seen, status FROM kiosks ORDER BY site, kiosk")
+    stored = {
+        (r["site"], r["kiosk"]): r
+        for r in store.query("SELECT site, kiosk, count(*) AS records, max(seq) AS max_seq FROM received GROUP BY site, kiosk")
+    }
+    items = []
+    for row in rows:
+        status = json.loads(row.pop("status"))
+        counts = stored.get((row["site"], row["kiosk"]), {})
+        items.append({**row, **{k: status.get(k) for k in ("versions", "outbox_depth", "last_seq", "clock_offset_s",
+                                                             "devices")},
+                      "records_stored": counts.get("records", 0), "max_seq_stored": counts.get("max_seq")})
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/exams", summary="Exams, newest first, paginated and filterable")
+def exams(
+    request: Request,
+    site: str | None = None,
+    kiosk: str | None = None,
+    worker_id: str | None = None,
+    outcome: Literal["admitted", "not_admitted", "needs_medic"] | None = None,
+    exam_type: str | None = None,
+    since: datetime | None = Query(None, description="finished at or after (ISO 8601)"),
+    until: datetime | None = Query(None, description="finished before (ISO 8601)"),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    order: Literal["asc", "desc"] = "desc",
+    store: Store = Depends(get_store),
+    caller: Caller = Depends(get_caller),
+) -> dict:
+    where, params = [], []
+    for column, value in (("site", site), ("kiosk", kiosk), ("worker_id", worker_id), ("outcome", outcome),
+                          ("exam_type", exam_type)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("finished_at >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        where.append("finished_at < ?")
+        params.append(until.isoformat())
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = store.scalar(f"SELECT count(*) FROM exams {clause}", params)
+    medical = caller.role == "medic"
+    columns = OUTCOME_COLUMNS + (", body" if medical else "")
+    rows = store.query(
+        f"SELECT {columns} FROM exams {clause} ORDER BY finished_at {order}, seq {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    for row in rows:
+        row["historical"] = bool(row["historical"])
+        if medical:
+            body = json.loads(row.pop("body"))
+            row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "decided_by")})
+    if medical and rows:
+        store.audit(caller.name, caller.role, "read_exams", f"{len(rows)} exam records",
+                    {"event_ids": [r["event_id"] for r in rows], "query": str(request.url.query)})
+    next_offset = offset + len(rows) if offset + len(rows) < total else None
+    return {"items": rows, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset,
+            "view": "medical" if medical else "outcome"}
+
+
+@router.get("/exams/{event_id}", summary="One exam; medical values for the medic role only (audited)")
+def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
+    medical = caller.role == "medic"
+    rows = store.query(f"SELECT {OUTCOME_COLUMNS}, body FROM exams WHERE event_id = ?", [event_id])
+    if not rows:
+        raise HTTPException(404, f"no exam with event id {event_id}")
+    row = rows[0]
+    body = json.loads(row.pop("body"))
+    row["historical"] = bool(row["historical"])
+    if medical:
+        row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "decided_by")})
+        store.audit(caller.name, caller.role, "read_exam", f"worker {row['worker_id']}", {"event_id": event_id})
+    return row
+
+
+@router.get("/dead-letters", summary="Rejected messages with their reasons (admin)")
+def dead_letters(
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    store: Store = Depends(get_store),
+    caller: Caller = Depends(require("admin")),
+) -> dict:
+    rows = store.query(
+        "SELECT id, received_at, topic, payload_size, reason, substr(payload, 1, 512) AS payload_head "
+        "FROM dead_letters ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+    for row in rows:
+        head = row["payload_head"]
+        row["payload_head"] = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    by_reason = store.query("SELECT reason, count(*) AS n FROM dead_letters GROUP BY reason ORDER BY n DESC LIMIT 50")
+    return {"items": rows, "total": store.scalar("SELECT count(*) FROM dead_letters"), "top_reasons": by_reason}
+
+
+@router.get("/audit", summary="Who read which individual record (admin)")
+def audit(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_store),
+          caller: Caller = Depends(require("admin"))) -> dict:
+    rows = store.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit])
+    return {"items": rows}

@@ -1,0 +1,61 @@
+"""The running hub: store + MQTT ingest + HTTP API (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import uvicorn
+
+from hub.api import create_app
+from hub.broker import free_port, wait_listening
+from hub.config import HubConfig
+from hub.ingest import Ingest
+from hub.store import Store
+
+log = logging.getLogger("hub")
+
+
+class HubService:
+    def __init__(self, config: HubConfig, *, with_api: bool = True):
+        self.config = config
+        self.store = Store(config.storage.path, synchronous=config.storage.synchronous)
+        self.ingest = Ingest(config, self.store)
+        self.with_api = with_api
+        self.api_port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.api.host}:{self.api_port}"
+
+    def start(self, connect_timeout: float | None = None) -> "HubService":
+        self.ingest.start()
+        if connect_timeout is not None and not self.ingest.wait_connected(connect_timeout):
+            raise TimeoutError(f"hub could not reach the broker at {self.config.mqtt.host}:{self.config.mqtt.port}")
+        if self.with_api:
+            self.api_port = self.config.api.port or free_port(self.config.api.host)
+            app = create_app(self.config, self.store, self.ingest)
+            server_config = uvicorn.Config(app, host=self.config.api.host, port=self.api_port,
+                                           log_level="warning", access_log=False)
+            self._server = uvicorn.Server(server_config)
+            self._server_thread = threading.Thread(target=self._server.run, name="hub-api", daemon=True)
+            self._server_thread.start()
+            wait_listening(self.config.api.host, self.api_port, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server_thread.join(timeout=10)
+        self.ingest.stop()
+        self.store.close()
+
+    def serve_forever(self) -> None:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
