@@ -1,0 +1,396 @@
+"""Noise exposure: equivalent levels, daily exposure level L_EX,8h, class of working conditions.
+
+Sources (shared/domain/reference.md §4):
+
+* energy average of readings ``LAeq = 10·lg((1/T)·Σ t_n·10^(0.1·L_n))`` (equal durations give
+  the plain mean of ``10^(0.1·L_n)``) and the task-based daily exposure level
+  ``L_EX,8h = 10·lg(Σ_m (T_m/T0)·10^(0.1·L_Aeq,T,m))`` with ``T0 = 8 h`` — ISO 9612
+  (equal-energy, 3 dB exchange rate), C [NOISE-CODE];
+* noise dose ``D(%) = 100·Σ (T_i/8 h)·10^((L_i − Lc)/10)`` — C [NOISE-CODE];
+* class of working conditions by the equivalent level — current СОУТ methodology Table 1
+  [SOUT-2024] (C), table in ``configs/models/noise.toml``;
+* the 80 dBA workplace limit (upper edge of class 2, C); L_Amax 110 dBA and peak 137 dBC
+  (grade M, configuration; used only for alarms);
+* seed 000 §2.1.2/2.1.5 (automated monitoring of the working environment, leading
+  indicators) asks for the zone monitoring and alarms.
+
+Three inputs, any combination:
+
+* ``segments`` — one worker's shift as (level, hours) segments → ``lex_8h_db`` and ``class``;
+* ``zones`` — noise telemetry per zone (timestamped readings) → equivalent level per
+  interval, zone level and class, peaks, alarms when the zone exceeds its limit;
+* ``workers`` — roster: each worker's shift as segments that give a level or name a zone
+  (the zone's equivalent level from the telemetry is used) → L_EX,8h and class per worker.
+
+All functions here are pure: lists in, dicts out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from hub.models._config import load_table, thaw
+from hub.models.registry import ModelInputError, register
+
+CONFIG_TABLE = "noise"
+
+
+def _config() -> dict[str, Any]:
+    return thaw(load_table(CONFIG_TABLE))
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+def energy_average_db(levels_db: Sequence[float] | np.ndarray, durations: Sequence[float] | np.ndarray | None = None) -> float:
+    """Energy (equal-energy) average of levels, optionally weighted by durations (ISO 9612).
+
+    ``LAeq = 10·lg(Σ t_n·10^(0.1·L_n) / Σ t_n)``; without durations all readings weigh the same.
+    """
+    levels = np.asarray(levels_db, dtype=float)
+    if levels.size == 0:
+        raise ValueError("no levels to average")
+    if durations is None:
+        weights = np.ones_like(levels)
+    else:
+        weights = np.asarray(durations, dtype=float)
+    # Factor out the maximum so 10^(0.1·L) never overflows.
+    top = float(levels.max())
+    energy = np.sum(weights * 10.0 ** (0.1 * (levels - top))) / np.sum(weights)
+    return top + 10.0 * math.log10(energy)
+
+
+def lex_8h_db(levels_db: Sequence[float], hours: Sequence[float], reference_hours: float = 8.0) -> float:
+    """Daily noise exposure level ``L_EX,8h = 10·lg(Σ (T_m/T0)·10^(0.1·L_m))`` (ISO 9612).
+
+    Segments of zero duration contribute nothing; a shift with no exposure time at all is
+    rejected by the caller (the level would be −∞).
+    """
+    levels = np.asarray(levels_db, dtype=float)
+    times = np.asarray(hours, dtype=float)
+    top = float(levels.max())
+    energy = np.sum(times / reference_hours * 10.0 ** (0.1 * (levels - top)))
+    return top + 10.0 * math.log10(energy)
+
+
+def noise_dose_percent(levels_db: Sequence[float], hours: Sequence[float], criterion_db: float, reference_hours: float = 8.0) -> float:
+    """Noise dose ``D(%) = 100·Σ (T_i/8 h)·10^((L_i − Lc)/10)`` (3 dB exchange rate)."""
+    levels = np.asarray(levels_db, dtype=float)
+    times = np.asarray(hours, dtype=float)
+    return float(100.0 * np.sum(times / reference_hours * 10.0 ** ((levels - criterion_db) / 10.0)))
+
+
+def noise_class(level_db: float, bands: Sequence[Mapping[str, Any]], rounding_db: float = 0.1) -> str:
+    """Class of working conditions for an equivalent level (СОУТ Table 1 [SOUT-2024]).
+
+    Bands are left-open, right-closed (85.0 → 3.1, 85.1 → 3.2). The level is first rounded to
+    ``rounding_db`` (0 = no rounding), as configured.
+    """
+    value = float(level_db)
+    if rounding_db and rounding_db > 0:
+        value = round(round(value / rounding_db) * rounding_db, 10)
+    for band in bands:
+        upper = band.get("upper_db")
+        if upper is None or value <= float(upper) + 1e-12:
+            return str(band["class"])
+    raise ValueError("noise class table has no open-ended last band")
+
+
+# --------------------------------------------------------------------------- input schema
+
+
+class Segment(BaseModel):
+    """One part of a shift: an equivalent level (or task samples, or a zone) and its duration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hours: float = Field(ge=0, le=24, description="duration of the segment, hours")
+    laeq_db: float | None = Field(default=None, ge=0, le=200, description="equivalent level of the segment, dBA")
+    samples_db: list[float] | None = Field(
+        default=None, min_length=1, description="task samples (ISO 9612 task strategy); energy-averaged into laeq_db"
+    )
+    zone: str | None = Field(default=None, description="zone whose measured equivalent level applies (live data)")
+    lamax_db: float | None = Field(default=None, ge=0, le=200, description="maximum A-weighted level, S, dBA")
+    peak_dbc: float | None = Field(default=None, ge=0, le=200, description="C-weighted peak level, dBC")
+
+    @model_validator(mode="after")
+    def _one_level_source(self) -> "Segment":
+        given = [self.laeq_db is not None, self.samples_db is not None, self.zone is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of laeq_db, samples_db or zone")
+        return self
+
+
+class ZoneReading(BaseModel):
+    """One noise telemetry reading of a zone sensor."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    time: datetime
+    laeq_db: float = Field(
+        validation_alias=AliasChoices("laeq_db", "noise_dba"), ge=0, le=200,
+        description="equivalent level over the reading's duration, dBA (shared vocabulary: noise_dba)",
+    )
+    duration_s: float | None = Field(default=None, gt=0, description="seconds the reading covers")
+    lamax_db: float | None = Field(default=None, ge=0, le=200)
+    peak_dbc: float | None = Field(default=None, ge=0, le=200)
+
+
+class Zone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    zone: str = Field(min_length=1)
+    readings: list[ZoneReading] = Field(min_length=1)
+    limit_db: float | None = Field(default=None, gt=0, le=200, description="zone limit; default the 80 dBA workplace limit")
+
+
+class Worker(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker: str = Field(min_length=1)
+    shift: str | None = None
+    segments: list[Segment] = Field(min_length=1)
+
+
+class NoiseExposureInput(BaseModel):
+    """Input of ``noise-exposure``. At least one of ``segments``, ``zones``, ``workers``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[Segment] | None = Field(default=None, min_length=1)
+    zones: list[Zone] | None = Field(default=None, min_length=1)
+    workers: list[Worker] | None = Field(default=None, min_length=1)
+    interval_minutes: float | None = Field(default=None, gt=0, le=1440)
+    rounding_db: float | None = Field(default=None, ge=0, le=1, description="class rounding step; 0 = none")
+
+    @model_validator(mode="after")
+    def _something(self) -> "NoiseExposureInput":
+        if not (self.segments or self.zones or self.workers):
+            raise ValueError("give segments, zones or workers")
+        return self
+
+
+# --------------------------------------------------------------------------- zone telemetry
+
+
+def zone_summary(
+    zone: str,
+    times: Sequence[datetime],
+    levels_db: Sequence[float],
+    durations_s: Sequence[float],
+    *,
+    limit_db: float,
+    interval_minutes: float,
+    bands: Sequence[Mapping[str, Any]],
+    rounding_db: float,
+    lamax_db: Sequence[float | None] | None = None,
+    peak_dbc: Sequence[float | None] | None = None,
+    lamax_limit_db: float | None = None,
+    peak_limit_dbc: float | None = None,
+) -> dict[str, Any]:
+    """Equivalent level per interval, the zone's overall level and class, peaks and alarms.
+
+    Intervals are aligned to midnight of the first reading's day (so hourly intervals start on
+    the hour). A reading is attributed whole to the interval its start time falls in. An alarm
+    of kind ``"laeq"`` is raised for every interval whose equivalent level exceeds the zone
+    limit; ``"lamax"``/``"peak"`` alarms for readings above the maximum/peak limits (grade M).
+    """
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    t_sorted = [times[i] for i in order]
+    levels = np.asarray([levels_db[i] for i in order], dtype=float)
+    durations = np.asarray([durations_s[i] for i in order], dtype=float)
+    step = timedelta(minutes=interval_minutes)
+    first = t_sorted[0]
+    origin = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    index = np.asarray([int((t - origin) // step) for t in t_sorted])
+    intervals = []
+    alarms = []
+    for key in np.unique(index):
+        mask = index == key
+        start = origin + step * int(key)
+        level = energy_average_db(levels[mask], durations[mask])
+        entry = {
+            "start": start.isoformat(),
+            "end": (start + step).isoformat(),
+            "laeq_db": level,
+            "max_reading_db": float(levels[mask].max()),
+            "readings": int(mask.sum()),
+            "covered_seconds": float(durations[mask].sum()),
+            "exceeds_limit": bool(level > limit_db),
+        }
+        intervals.append(entry)
+        if level > limit_db:
+            alarms.append({
+                "zone": zone, "kind": "laeq", "start": entry["start"], "end": entry["end"],
+                "level_db": level, "limit_db": limit_db,
+            })
+    overall = energy_average_db(levels, durations)
+    peaks: dict[str, Any] = {}
+    for name, values, limit, kind in (
+        ("lamax_db", lamax_db, lamax_limit_db, "lamax"),
+        ("peak_dbc", peak_dbc, peak_limit_dbc, "peak"),
+    ):
+        if values is None:
+            continue
+        ordered = [values[i] for i in order]
+        present = [v for v in ordered if v is not None]
+        if not present:
+            continue
+        peaks[name] = float(max(present))
+        if limit is not None:
+            for t, v in zip(t_sorted, ordered):
+                if v is not None and v > limit:
+                    alarms.append({"zone": zone, "kind": kind, "start": t.isoformat(), "end": None,
+                                   "level_db": float(v), "limit_db": float(limit)})
+    return {
+        "zone": zone,
+        "laeq_db": overall,
+        "class": noise_class(overall, bands, rounding_db),
+        "limit_db": limit_db,
+        "exceeds_limit": bool(overall > limit_db),
+        "max_reading_db": float(levels.max()),
+        "from": t_sorted[0].isoformat(),
+        "to": (t_sorted[-1] + timedelta(seconds=float(durations[-1]))).isoformat(),
+        "intervals": intervals,
+        **peaks,
+        "alarms": alarms,
+    }
+
+
+# --------------------------------------------------------------------------- shift exposure
+
+
+def shift_exposure(
+    levels_db: Sequence[float],
+    hours: Sequence[float],
+    *,
+    bands: Sequence[Mapping[str, Any]],
+    rounding_db: float,
+    reference_hours: float,
+    criteria_db: Sequence[float],
+    limit_db: float,
+) -> dict[str, Any]:
+    """L_EX,8h, class and doses of one shift made of (level, hours) segments (ISO 9612)."""
+    total = float(np.sum(hours))
+    if total <= 0:
+        raise ValueError("the shift has no exposure time")
+    lex = lex_8h_db(levels_db, hours, reference_hours)
+    klass = noise_class(lex, bands, rounding_db)
+    return {
+        "lex_8h_db": lex,
+        "class": klass,
+        "limit_db": limit_db,
+        # Above the limit = outside the permissible class (the limit is class 2's upper edge).
+        "exceeds_limit": klass != str(bands[0]["class"]),
+        "total_hours": total,
+        "laeq_shift_db": energy_average_db(levels_db, hours),
+        "dose_percent": {f"{c:g}": noise_dose_percent(levels_db, hours, c, reference_hours) for c in criteria_db},
+    }
+
+
+def _segment_levels(
+    segments: Sequence[Segment], zone_levels: Mapping[str, float], path: str
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    levels, hours, lamax, peak = [], [], [], []
+    for i, seg in enumerate(segments):
+        if seg.laeq_db is not None:
+            level = seg.laeq_db
+        elif seg.samples_db is not None:
+            level = energy_average_db(seg.samples_db)
+        else:
+            if seg.zone not in zone_levels:
+                raise ModelInputError(f"{path}.{i}.zone", f"zone {seg.zone!r} has no telemetry in 'zones'")
+            level = zone_levels[seg.zone]
+        levels.append(level)
+        hours.append(seg.hours)
+        if seg.lamax_db is not None:
+            lamax.append(seg.lamax_db)
+        if seg.peak_dbc is not None:
+            peak.append(seg.peak_dbc)
+    if sum(hours) <= 0:
+        raise ModelInputError(f"{path}", "the segments add up to zero hours")
+    return levels, hours, lamax, peak
+
+
+def _peaks(lamax: list[float], peak: list[float], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if lamax:
+        out["lamax_db"] = max(lamax)
+        out["lamax_exceeds_limit"] = max(lamax) > cfg["peaks"]["lamax_limit_db"]
+    if peak:
+        out["peak_dbc"] = max(peak)
+        out["peak_exceeds_limit"] = max(peak) > cfg["peaks"]["peak_limit_dbc"]
+    return out
+
+
+@register("noise-exposure", NoiseExposureInput)
+def noise_exposure(data: NoiseExposureInput) -> dict:
+    """Noise: LAeq per interval and zone, L_EX,8h per worker/shift, class (СОУТ), alarms (ISO 9612)."""
+    cfg = _config()
+    bands = cfg["classes"]["bands"]
+    rounding = cfg["classes"]["rounding_db"] if data.rounding_db is None else data.rounding_db
+    t0 = float(cfg["exposure"]["reference_hours"])
+    limit = float(cfg["exposure"]["limit_db"])
+    criteria = cfg["exposure"]["dose_criterion_levels_db"]
+    interval = data.interval_minutes or float(cfg["zones"]["interval_minutes"])
+    default_s = float(cfg["zones"]["default_reading_seconds"])
+    common = dict(bands=bands, rounding_db=rounding, reference_hours=t0, criteria_db=criteria, limit_db=limit)
+
+    result: dict[str, Any] = {
+        "method": "ISO 9612 equal-energy (3 dB exchange), T0 = 8 h; class by СОУТ Table 1",
+        "class_source": cfg["classes"]["source"],
+    }
+    zone_levels: dict[str, float] = {}
+    if data.zones:
+        seen: set[str] = set()
+        zones_out = []
+        alarms = []
+        for zi, zone in enumerate(data.zones):
+            if zone.zone in seen:
+                raise ModelInputError(f"zones.{zi}.zone", f"zone {zone.zone!r} given twice")
+            seen.add(zone.zone)
+            kinds = {r.time.tzinfo is None for r in zone.readings}
+            if len(kinds) > 1:
+                raise ModelInputError(f"zones.{zi}.readings", "mix of timestamps with and without a UTC offset")
+            summary = zone_summary(
+                zone.zone,
+                [r.time for r in zone.readings],
+                [r.laeq_db for r in zone.readings],
+                [r.duration_s or default_s for r in zone.readings],
+                limit_db=zone.limit_db or limit,
+                interval_minutes=interval,
+                bands=bands,
+                rounding_db=rounding,
+                lamax_db=[r.lamax_db for r in zone.readings],
+                peak_dbc=[r.peak_dbc for r in zone.readings],
+                lamax_limit_db=cfg["peaks"]["lamax_limit_db"],
+                peak_limit_dbc=cfg["peaks"]["peak_limit_dbc"],
+            )
+            zone_levels[zone.zone] = summary["laeq_db"]
+            alarms.extend(summary["alarms"])
+            zones_out.append(summary)
+        result["zones"] = zones_out
+        result["alarms"] = alarms
+
+    if data.segments:
+        levels, hours, lamax, peak = _segment_levels(data.segments, zone_levels, "segments")
+        result.update(shift_exposure(levels, hours, **common))
+        result["segments"] = [{"laeq_db": lv, "hours": h} for lv, h in zip(levels, hours)]
+        result.update(_peaks(lamax, peak, cfg))
+
+    if data.workers:
+        workers_out = []
+        for wi, worker in enumerate(data.workers):
+            levels, hours, lamax, peak = _segment_levels(worker.segments, zone_levels, f"workers.{wi}.segments")
+            entry = {"worker": worker.worker, "shift": worker.shift}
+            entry.update(shift_exposure(levels, hours, **common))
+            entry.update(_peaks(lamax, peak, cfg))
+            workers_out.append(entry)
+        result["workers"] = workers_out
+    return result
