@@ -99,7 +99,7 @@ def main() -> int:
             "api": {"port": free_port()}})
         (work / "hub.toml").write_bytes(tomli_w.dumps(hub_cfg.model_dump(mode="json", exclude_none=True)).encode())
         kiosk_cfg = KioskConfig.model_validate({
-            "identity": {"site": "bench", "kiosk": "kiosk-01"},
+            "identity": {"site": "bench", "kiosk": "kiosk-01", "signing_key": str(work / "signing-key.pem")},
             "mqtt": {"port": broker.port},
             "journal": {"path": str(work / "journal.db")},
             "outbox": {"backlog_rate_per_s": 0, "max_unacked": args.max_unacked, "batch": 500},

@@ -12,6 +12,7 @@ import logging
 from pydantic import BaseModel, ValidationError
 
 from edge_agent.config import KioskConfig
+from edge_agent.evidence import ChainSealer, load_or_create_key
 from edge_agent.journal import Journal, JournalRecord
 from edge_agent.uplink import Uplink
 from firmware_bridges.contract import BODY_MODELS, RECORD_KINDS
@@ -27,7 +28,8 @@ class KioskAgent:
     def __init__(self, config: KioskConfig):
         self.config = config
         self.journal = Journal(config.journal.path, synchronous=config.journal.synchronous)
-        self.uplink = Uplink(config, self.journal)
+        self.sealer = ChainSealer(load_or_create_key(config.identity.signing_key))
+        self.uplink = Uplink(config, self.journal, public_key=self.sealer.public_key)
 
     def start(self) -> "KioskAgent":
         self.uplink.start()
@@ -50,7 +52,8 @@ class KioskAgent:
                 f"{'.'.join(str(p) for p in e['loc']) or kind}: {e['msg']}" for e in error.errors()[:5]
             )
             raise RecordRejected(f"{kind} record refused: {problems}") from None
-        record = self.journal.append(kind, validated.model_dump(mode="json"))
+        body = validated.model_dump(mode="json", exclude={"chain"} if kind == "exam" else None)
+        record = self.journal.append(kind, body, seal=self.sealer if kind == "exam" else None)
         self.uplink.notify()
         return record
 

@@ -24,6 +24,10 @@ class _Section(BaseModel):
 class IdentitySection(_Section):
     site: Identifier
     kiosk: Identifier
+    signing_key: Path = Field(
+        default=Path("var/kiosk/signing-key.pem"),
+        description="Ed25519 private key sealing the exam chain; created on first start (keep it on the kiosk)",
+    )
 
 
 class JournalSection(_Section):

@@ -22,11 +22,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sqlite_utils
 
 from firmware_bridges.contract import RECORD_KINDS, Ack
+from firmware_bridges.evidence import GENESIS
 
 
 @dataclass(frozen=True)
@@ -72,20 +73,43 @@ class Journal:
 
     # ------------------------------------------------------------------ writing
 
-    def append(self, kind: str, body: dict, *, created_at: datetime | None = None) -> JournalRecord:
-        """Durably append one record; returns it with its new sequence and event id."""
+    def append(self, kind: str, body: dict, *, created_at: datetime | None = None,
+               seal: Callable[[dict, int, str], dict] | None = None) -> JournalRecord:
+        """Durably append one record; returns it with its new sequence and event id.
+
+        ``seal(body, index, prev_hash)`` (exam records) adds the evidence-chain seal; the chain
+        state is updated in the same transaction as the insert.
+        """
         if kind not in RECORD_KINDS:
             raise ValueError(f"kind must be one of {RECORD_KINDS}, not {kind!r}")
         event_id = str(uuid.uuid4())
         created = (created_at or datetime.now(timezone.utc)).isoformat()
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            cursor = self.db.conn.execute(
-                "INSERT INTO journal (event_id, kind, created_at, body) VALUES (?, ?, ?, ?)",
-                (event_id, kind, created, text),
-            )
-            seq = cursor.lastrowid
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if seal is not None:
+                    index, prev_hash = self._chain_state(conn)
+                    body = seal(body, index + 1, prev_hash)
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [("chain_index", str(index + 1)), ("chain_hash", body["chain"]["hash"])],
+                    )
+                text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+                seq = conn.execute(
+                    "INSERT INTO journal (event_id, kind, created_at, body) VALUES (?, ?, ?, ?)",
+                    (event_id, kind, created, text),
+                ).lastrowid
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         return JournalRecord(seq, event_id, kind, created, body, False)
+
+    @staticmethod
+    def _chain_state(conn) -> tuple[int, str]:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('chain_index', 'chain_hash')").fetchall())
+        return int(rows.get("chain_index", 0)), rows.get("chain_hash", GENESIS)
 
     def mark_all_pending_backlog(self) -> int:
         """Called when a connection comes up: whatever still waits is backlog from now on."""

@@ -44,6 +44,7 @@ class Uplink:
         *,
         status_extra: Callable[[], dict] | None = None,
         on_command: Callable[[str, dict], None] | None = None,
+        public_key: str | None = None,
     ):
         self.config = config
         self.journal = journal
@@ -51,6 +52,7 @@ class Uplink:
         self.kiosk = config.identity.kiosk
         self.status_extra = status_extra or (lambda: {})
         self.on_command = on_command
+        self.public_key = public_key
         self.counters = {"published": 0, "resent": 0, "acks": 0, "acked_records": 0, "bad_downlink": 0,
                          "connects": 0, "watchdog_restarts": 0}
         self.clock_offset_s: float | None = None
@@ -118,6 +120,7 @@ class Uplink:
             "outbox_depth": self.journal.outbox_depth() if state == "online" else None,
             "last_seq": self.journal.last_seq(),
             "clock_offset_s": self.clock_offset_s,
+            "public_key": self.public_key,
         }
         if state == "online":
             body.update(self.status_extra())

@@ -35,6 +35,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -126,6 +127,16 @@ class FiredRule(_Open):
     value: Any = None
 
 
+class ChainSeal(_Strict):
+    """The evidence-chain seal of an exam (``firmware_bridges.evidence``)."""
+
+    index: int = Field(ge=1)
+    prev: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sig: str = Field(min_length=1, max_length=200)
+    key_id: str | None = None
+
+
 class ExamBody(_Open):
     """One pre-shift (or other) exam: enough for every column of the exam journal
     (``shared/domain/reference.md`` §1.6)."""
@@ -141,6 +152,7 @@ class ExamBody(_Open):
     fired: list[FiredRule] = Field(default_factory=list)
     rule_set_version: str = Field(min_length=1)
     decided_by: str = Field(default="kiosk", description="'kiosk' for the automatic pre-decision")
+    chain: ChainSeal | None = Field(default=None, description="per-kiosk hash chain, Ed25519-signed")
 
     @model_validator(mode="after")
     def _refusal_says_why(self) -> "ExamBody":
@@ -180,6 +192,7 @@ class StatusBody(_Open):
     last_seq: int | None = Field(default=None, ge=0)
     clock_offset_s: float | None = None
     devices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    public_key: str | None = Field(default=None, description="the kiosk's Ed25519 key (base64) sealing its exams")
 
 
 BODY_MODELS: dict[str, type[BaseModel]] = {
@@ -207,6 +220,12 @@ class Envelope(_Strict):
     body: Union[ExamBody, TelemetryBody, EventBody, StatusBody, dict]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    #: the body exactly as received (JSON-decoded), for signature checks; set by parse_uplink
+    _raw_body: dict | None = PrivateAttr(default=None)
+
+    @property
+    def raw_body(self) -> dict:
+        return self._raw_body if self._raw_body is not None else self.body.model_dump(mode="json")
 
     @model_validator(mode="before")
     @classmethod
@@ -298,6 +317,7 @@ def parse_uplink(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_P
         raise ContractError(
             f"envelope says {envelope.site}/{envelope.kiosk}/{envelope.kind} but arrived on topic {topic_name}"
         )
+    envelope._raw_body = data["body"]
     return envelope
 
 

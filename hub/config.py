@@ -52,8 +52,24 @@ class ApiSection(_Section):
     tokens: list[ApiToken] = Field(default_factory=list)
 
 
+class KioskKey(_Section):
+    site: Identifier
+    kiosk: Identifier
+    public_key: str = Field(min_length=40, max_length=60, description="Ed25519 public key, base64 (ohs-kiosk public-key)")
+
+
+class EvidenceSection(_Section):
+    trust_on_first_use: bool = Field(
+        default=False,
+        description="accept the key a kiosk announces in its first status message when none is registered; "
+        "the safe default is off (register keys in [[kiosks]])",
+    )
+
+
 class HubConfig(_Section):
     name: Identifier = "hub"
+    kiosks: list[KioskKey] = Field(default_factory=list, description="registered kiosks and their signing keys")
+    evidence: EvidenceSection = EvidenceSection()
     mqtt: MqttSettings = MqttSettings()
     storage: StorageSection = StorageSection()
     ingest: IngestSection = IngestSection()

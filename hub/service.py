@@ -20,7 +20,10 @@ log = logging.getLogger("hub")
 class HubService:
     def __init__(self, config: HubConfig, *, with_api: bool = True):
         self.config = config
-        self.store = Store(config.storage.path, synchronous=config.storage.synchronous)
+        self.store = Store(config.storage.path, synchronous=config.storage.synchronous,
+                           trust_on_first_use=config.evidence.trust_on_first_use)
+        for entry in config.kiosks:
+            self.store.register_key(entry.site, entry.kiosk, entry.public_key)
         self.ingest = Ingest(config, self.store)
         self.with_api = with_api
         self.api_port: int | None = None

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from firmware_bridges.contract import Envelope
+from hub import evidence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS exams (
     exam_id TEXT NOT NULL, worker_id TEXT NOT NULL, exam_type TEXT NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT NOT NULL, outcome TEXT NOT NULL,
     rule_set_version TEXT NOT NULL, historical INTEGER NOT NULL, kiosk_ts TEXT NOT NULL,
-    received_at TEXT NOT NULL, body TEXT NOT NULL
+    received_at TEXT NOT NULL, body TEXT NOT NULL, chain_status TEXT NOT NULL DEFAULT 'unsigned'
 );
 CREATE INDEX IF NOT EXISTS exams_by_time ON exams(finished_at);
 CREATE INDEX IF NOT EXISTS exams_by_worker ON exams(worker_id, finished_at);
@@ -83,7 +84,7 @@ class BatchResult:
 class Store:
     """One SQLite file; a lock serialises the writer thread and API readers on one connection."""
 
-    def __init__(self, path: str | Path, synchronous: str = "FULL"):
+    def __init__(self, path: str | Path, synchronous: str = "FULL", *, trust_on_first_use: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
@@ -92,6 +93,17 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         conn.executescript(SCHEMA)
+        conn.executescript(evidence.SCHEMA)
+        self.trust_on_first_use = trust_on_first_use
+
+    def register_key(self, site: str, kiosk: str, public_key: str, source: str = "config") -> None:
+        """Register (or, from config, replace) a kiosk's signing key."""
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO kiosk_keys VALUES (?,?,?,?,?) ON CONFLICT(site, kiosk) DO UPDATE SET "
+                "public_key = excluded.public_key, source = excluded.source, added_at = excluded.added_at",
+                (site, kiosk, public_key, source, utc_now()),
+            )
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -167,11 +179,13 @@ class Store:
         kiosk_ts = env.ts.isoformat()
         if env.kind == "exam":
             conn.execute(
-                "INSERT INTO exams VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO exams VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'unsigned')",
                 (event_id, env.site, env.kiosk, env.seq, body.exam_id, body.worker_id, body.exam_type,
                  body.started_at.isoformat(), body.finished_at.isoformat(), body.outcome, body.rule_set_version,
                  int(env.historical), kiosk_ts, received_at, body_json),
             )
+            chain_status = evidence.verify_and_link(conn, env.site, env.kiosk, event_id, env.raw_body)
+            conn.execute("UPDATE exams SET chain_status = ? WHERE event_id = ?", (chain_status, event_id))
         elif env.kind == "telemetry":
             rows = []
             for reading in body.readings:
@@ -190,6 +204,10 @@ class Store:
 
     def _store_status(self, env: Envelope, received_at: str) -> None:
         """Keep the newest status per kiosk (by the kiosk's timestamp; retained replays are older)."""
+        announced = env.body.public_key
+        if self.trust_on_first_use and announced and evidence.key_for(self.conn, env.site, env.kiosk) is None:
+            self.conn.execute("INSERT INTO kiosk_keys VALUES (?,?,?,?,?)",
+                              (env.site, env.kiosk, announced, "trust_on_first_use", received_at))
         self.conn.execute(
             """INSERT INTO kiosks (site, kiosk, state, status_ts, last_seen, status) VALUES (?,?,?,?,?,?)
                ON CONFLICT(site, kiosk) DO UPDATE SET

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1")
 
 #: What the OHS role may see of an exam: the outcome, never the medical values
 #: (323-FZ art. 13 medical secrecy; architecture.md "Privacy and roles").
-OUTCOME_COLUMNS = "event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, outcome, " \
+OUTCOME_COLUMNS = "event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, outcome, chain_status, " \
                   "rule_set_version, historical, received_at"
 
 

@@ -24,7 +24,7 @@ def hub_config(tmp_path: Path, broker, **api) -> HubConfig:
 
 def kiosk_config(tmp_path: Path, broker, kiosk: str = "kiosk-01", **outbox) -> KioskConfig:
     return KioskConfig.model_validate({
-        "identity": {"site": "plant-1", "kiosk": kiosk},
+        "identity": {"site": "plant-1", "kiosk": kiosk, "signing_key": str(tmp_path / kiosk / "signing-key.pem")},
         "mqtt": {"host": broker.host, "port": broker.port, "keepalive_s": 5, "reconnect_min_s": 0.2,
                  "reconnect_max_s": 2},
         "journal": {"path": str(tmp_path / kiosk / "journal.db")},
