@@ -282,10 +282,22 @@ class Uplink:
 
     # ------------------------------------------------------------------ watchdog
 
+    def publish_status(self) -> None:
+        """Publish the retained ``online`` status now (outbox depth, devices, clock offset)."""
+        if self._connected.is_set():
+            self.client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
+
     def _watchdog_loop(self) -> None:
         wd = self.config.watchdog
+        next_status = time.monotonic() + wd.status_every_s
         while not self._stop.wait(1.0):
             now = time.monotonic()
+            if now >= next_status:
+                next_status = now + wd.status_every_s
+                try:
+                    self.publish_status()
+                except Exception:  # a status is informational; the next one will follow
+                    log.exception("publishing the status failed")
             if self._connected.is_set():
                 with self._inflight_lock:
                     waiting = bool(self._inflight)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 GENESIS = "0" * 64
@@ -86,3 +89,27 @@ def check_seal(body: dict[str, Any], public_b64: str | None) -> str:
     except (KeyError, TypeError, ValueError):
         return "malformed_seal"
     return "ok"
+
+
+def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
+    """The kiosk's signing key from ``path`` (PEM, PKCS#8); created with mode 0600 when absent."""
+    path = Path(path)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def public_key_of(key: Ed25519PrivateKey) -> str:
+    return public_key_b64(key.public_key())

@@ -56,7 +56,6 @@ def measure(rng: np.random.Generator, worker: population.Worker) -> dict[str, fl
 def scripted_exam(rng: np.random.Generator, worker: population.Worker, rules, exam_type: str = "pre_shift",
                   now: datetime | None = None, max_rounds: int = 6) -> dict:
     """Run one exam to a final outcome with the real pre-decision; return the exam body."""
-    started = now or datetime.now(timezone.utc)
     attempts = [Attempt(minute=0, **measure(rng, worker))]
     decision = decide(ExamInput(exam_type=exam_type, attempts=attempts), rules)
     rounds = 0
@@ -73,16 +72,18 @@ def scripted_exam(rng: np.random.Generator, worker: population.Worker, rules, ex
         decision = decide(ExamInput(exam_type=exam_type, attempts=attempts), rules)
     if decision.outcome in ("retest", "remeasure"):
         raise RuntimeError(f"scripted exam did not reach a final outcome after {max_rounds} rounds")
+    # the compressed re-test minutes are placed in the past, so the exam finishes "now"
+    finished = now or datetime.now(timezone.utc)
+    started = finished - timedelta(minutes=attempts[-1].minute, seconds=90)
     measurements = []
     for number, attempt in enumerate(attempts, start=1):
-        taken = started + timedelta(minutes=attempt.minute)
+        taken = started + timedelta(minutes=attempt.minute, seconds=60)
         for field in MEASURED:
             value = getattr(attempt, field)
             if value is not None:
                 measurements.append({"field": field, "value": value, "attempt": number,
                                      "taken_at": taken.isoformat(), "device_model": DEVICE_OF[field],
                                      "device_serial": "SIM-0001"})
-    finished = started + timedelta(minutes=attempts[-1].minute, seconds=90)
     return {
         "exam_id": str(uuid.uuid4()),
         "worker_id": worker.worker_id,
