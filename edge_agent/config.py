@@ -55,6 +55,7 @@ class WatchdogSection(_Section):
     offline_restart_after_s: float = Field(
         default=120.0, gt=0, description="recreate the MQTT client when it stays disconnected this long"
     )
+    status_every_s: float = Field(default=30.0, gt=0, description="re-publish the retained status this often")
 
 
 class SimulationSection(_Section):
