@@ -36,8 +36,12 @@ class JournalRecord:
     event_id: str
     kind: str
     created_at: str
-    body: dict
+    body_json: str
     backlog: bool
+
+    @property
+    def body(self) -> dict:
+        return json.loads(self.body_json)
 
 
 class Journal:
@@ -104,7 +108,7 @@ class Journal:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return JournalRecord(seq, event_id, kind, created, body, False)
+        return JournalRecord(seq, event_id, kind, created, text, False)
 
     @staticmethod
     def _chain_state(conn) -> tuple[int, str]:
@@ -165,7 +169,7 @@ class Journal:
 
     @staticmethod
     def _record(row) -> JournalRecord:
-        return JournalRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), bool(row[5]))
+        return JournalRecord(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
 
     def outbox_depth(self) -> int:
         with self._lock:

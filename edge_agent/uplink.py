@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from edge_agent.config import KioskConfig
 from edge_agent.journal import Journal, JournalRecord
-from firmware_bridges.contract import Ack, Envelope, make_envelope, topic
+from firmware_bridges.contract import Ack, encode_envelope, make_envelope, topic
 from firmware_bridges.mqtt_settings import make_client
 
 log = logging.getLogger("edge_agent.uplink")
@@ -203,17 +203,9 @@ class Uplink:
     # ------------------------------------------------------------------ sender
 
     def _publish(self, record: JournalRecord, historical: bool) -> None:
-        envelope = make_envelope(
-            self.site,
-            self.kiosk,
-            record.kind,
-            record.body,
-            record.seq,
-            event_id=record.event_id,
-            ts=datetime.fromisoformat(record.created_at),
-            historical=historical,
-        )
-        self.client.publish(self._topic(record.kind), envelope.to_json(), qos=1)
+        payload = encode_envelope(self.site, self.kiosk, record.kind, record.seq, record.event_id,
+                                  record.created_at, historical, record.body_json)
+        self.client.publish(self._topic(record.kind), payload, qos=1)
         with self._inflight_lock:
             resent = record.seq in self._inflight
             self._inflight[record.seq] = time.monotonic()

@@ -35,7 +35,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -220,12 +219,6 @@ class Envelope(_Strict):
     body: Union[ExamBody, TelemetryBody, EventBody, StatusBody, dict]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    #: the body exactly as received (JSON-decoded), for signature checks; set by parse_uplink
-    _raw_body: dict | None = PrivateAttr(default=None)
-
-    @property
-    def raw_body(self) -> dict:
-        return self._raw_body if self._raw_body is not None else self.body.model_dump(mode="json")
 
     @model_validator(mode="before")
     @classmethod
@@ -277,6 +270,19 @@ def make_envelope(
     )
 
 
+def encode_envelope(site: str, kiosk: str, kind: str, seq: int | None, event_id: str, ts: str,
+                    historical: bool, body_json: str) -> bytes:
+    """Serialise an envelope around a body that was already validated and stored as JSON text.
+
+    The kiosk validates each body once, when it journals it (``KioskAgent.record``); publishing
+    (and re-publishing) it must not pay for validation again. The output parses to the same
+    envelope as :func:`make_envelope` (a test holds them equal).
+    """
+    head = json.dumps({"schema": SCHEMA_VERSION, "site": site, "kiosk": kiosk, "seq": seq, "event_id": event_id,
+                       "ts": ts, "historical": historical, "kind": kind}, ensure_ascii=False, separators=(",", ":"))
+    return (head[:-1] + ',"body":' + body_json + "}").encode("utf-8")
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for problem in error.errors()[:5]:
@@ -287,7 +293,13 @@ def _describe(error: ValidationError) -> str:
 
 
 def parse_uplink(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Envelope:
-    """Validate one kiosk -> hub message against the contract.
+    """Validate one kiosk -> hub message against the contract (see :func:`parse_uplink_raw`)."""
+    return parse_uplink_raw(topic_name, payload, max_bytes)[0]
+
+
+def parse_uplink_raw(topic_name: str, payload: bytes,
+                     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[Envelope, dict]:
+    """Validate one kiosk -> hub message; returns it with its body exactly as received (for signatures).
 
     Raises :class:`ContractError` with a reason naming what is wrong: oversized, not UTF-8,
     not JSON, unknown schema version, a field of the wrong type, or a topic that does not
@@ -317,8 +329,7 @@ def parse_uplink(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_P
         raise ContractError(
             f"envelope says {envelope.site}/{envelope.kiosk}/{envelope.kind} but arrived on topic {topic_name}"
         )
-    envelope._raw_body = data["body"]
-    return envelope
+    return envelope, data["body"]
 
 
 # --------------------------------------------------------------------------- hub -> kiosk

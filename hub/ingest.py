@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, parse_uplink, topic
+from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, parse_uplink_raw, topic
 from firmware_bridges.mqtt_settings import make_client
 from hub.config import HubConfig
 from hub.sequences import SequenceRanges
@@ -160,11 +160,11 @@ class Ingest:
             try:
                 if item.topic.rsplit("/", 1)[-1] in DOWNLINK_KINDS:
                     continue  # our own acks/config/cmd come back through ohs/v1/#
-                envelope = parse_uplink(item.topic, item.payload, self.config.ingest.max_payload_bytes)
+                envelope, raw_body = parse_uplink_raw(item.topic, item.payload, self.config.ingest.max_payload_bytes)
             except ContractError as error:
                 rejected.append((item.topic, item.payload, error.reason))
                 continue
-            valid.append((envelope, item.received_at))
+            valid.append((envelope, item.received_at, raw_body))
         result = self.store.commit_batch(valid, rejected)
         # durable now: PUBACK the broker, then tell kiosks what is stored
         current = self._generation

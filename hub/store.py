@@ -117,12 +117,13 @@ class Store:
 
     def commit_batch(
         self,
-        envelopes: Iterable[tuple[Envelope, str]],
+        envelopes: Iterable[tuple[Envelope, str] | tuple[Envelope, str, dict]],
         dead_letters: Iterable[tuple[str, bytes, str]],
     ) -> BatchResult:
         """Store valid records idempotently and dead letters, in one durable transaction.
 
-        ``envelopes``: (envelope, received_at). ``dead_letters``: (topic, payload, reason).
+        ``envelopes``: (envelope, received_at[, body as received]); the body as received is what the
+        evidence chain is checked against. ``dead_letters``: (topic, payload, reason).
         A record whose event id was already stored under another (site, kiosk, seq) is a
         conflict and goes to the dead letters instead of overwriting anything.
         """
@@ -131,12 +132,12 @@ class Store:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for envelope, received_at in envelopes:
+                for envelope, received_at, *raw in envelopes:
                     if envelope.kind == "status":
                         self._store_status(envelope, received_at)
                         result.touched.add((envelope.site, envelope.kiosk))
                         continue
-                    outcome = self._store_record(envelope, received_at)
+                    outcome = self._store_record(envelope, received_at, raw[0] if raw else None)
                     if outcome == "stored":
                         result.stored.append(envelope)
                         result.touched.add((envelope.site, envelope.kiosk))
@@ -158,7 +159,7 @@ class Store:
                 raise
         return result
 
-    def _store_record(self, env: Envelope, received_at: str) -> str:
+    def _store_record(self, env: Envelope, received_at: str, raw_body: dict | None) -> str:
         conn = self.conn
         event_id = str(env.event_id)
         inserted = conn.execute(
@@ -184,7 +185,8 @@ class Store:
                  body.started_at.isoformat(), body.finished_at.isoformat(), body.outcome, body.rule_set_version,
                  int(env.historical), kiosk_ts, received_at, body_json),
             )
-            chain_status = evidence.verify_and_link(conn, env.site, env.kiosk, event_id, env.raw_body)
+            chain_status = evidence.verify_and_link(conn, env.site, env.kiosk, event_id,
+                                                    raw_body if raw_body is not None else body.model_dump(mode="json"))
             conn.execute("UPDATE exams SET chain_status = ? WHERE event_id = ?", (chain_status, event_id))
         elif env.kind == "telemetry":
             rows = []

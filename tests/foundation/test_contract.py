@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from firmware_bridges.contract import (
-    Ack, ContractError, Envelope, make_envelope, parse_topic, parse_uplink, topic,
+    Ack, ContractError, Envelope, encode_envelope, make_envelope, parse_topic, parse_uplink, topic,
 )
 from tests.foundation.helpers import exam_body
 
@@ -104,3 +105,14 @@ def test_arbitrary_json_bodies_only_ever_raise_contract_error(body):
         parse_uplink(TOPIC, payload)
     except ContractError:
         pass
+
+
+def test_encode_envelope_matches_make_envelope():
+    """The kiosk's fast path (body already validated and stored as JSON) parses to the same envelope."""
+    body = make_envelope("plant-1", "kiosk-01", "exam", exam_body(), 3).body.model_dump(mode="json")
+    event_id = str(uuid.uuid4())
+    reference = make_envelope("plant-1", "kiosk-01", "exam", body, 3, event_id=event_id,
+                              ts=datetime.fromisoformat("2026-11-24T05:00:00+00:00"), historical=True)
+    fast = encode_envelope("plant-1", "kiosk-01", "exam", 3, event_id, "2026-11-24T05:00:00+00:00", True,
+                           json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+    assert parse_uplink(TOPIC, fast).model_dump() == reference.model_dump()
