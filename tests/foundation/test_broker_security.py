@@ -1,0 +1,106 @@
+"""TLS + passwords + the OHS ACL on a real mosquitto: a kiosk can publish only its own topics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from edge_agent.agent import KioskAgent
+from firmware_bridges.contract import make_envelope
+from firmware_bridges.mqtt_settings import MqttSettings, make_client
+from hub.broker import start_mosquitto
+from hub.service import HubService
+from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until
+
+ACL = Path(__file__).resolve().parents[2] / "configs" / "mosquitto" / "acl"
+
+
+def _certificate(subject: str, issuer_key, issuer_name, key, ca: bool, san: bool = False):
+    now = dt.datetime.now(dt.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if san:
+        import ipaddress
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write_pki(directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("ohs-test-ca", ca_key, None, ca_key, ca=True)
+    server = _certificate("localhost", ca_key, ca.subject, server_key, ca=False, san=True)
+    paths = {"ca": directory / "ca.crt", "cert": directory / "server.crt", "key": directory / "server.key"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM,
+                                                      serialization.PrivateFormat.TraditionalOpenSSL,
+                                                      serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_passwords_and_acl(tmp_path):
+    pki = _write_pki(tmp_path / "pki")
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "hub", "hub-secret"], check=True)
+    for kiosk in ("kiosk-01", "kiosk-02"):
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), kiosk, f"{kiosk}-secret"], check=True)
+    broker = start_mosquitto(tmp_path / "broker", extra_conf=(
+        f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"
+        f"cafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n"))
+    tls = {"tls_ca_file": pki["ca"]}
+    try:
+        hconfig = hub_config(tmp_path, broker)
+        hconfig.mqtt = hconfig.mqtt.model_copy(update={"username": "hub", "password": "hub-secret", **tls})
+        hub = HubService(hconfig).start(connect_timeout=10)
+        kconfig = kiosk_config(tmp_path, broker)
+        kconfig.mqtt = kconfig.mqtt.model_copy(update={"username": "kiosk-01", "password": "kiosk-01-secret", **tls})
+        kiosk = KioskAgent(kconfig).start()
+        try:
+            kiosk.record("exam", exam_body())
+            wait_until(lambda: kiosk.journal.outbox_depth() == 0, message="exam over TLS, acked")
+            # kiosk-01's credentials publishing as kiosk-02: the broker drops it (ACL)
+            spoof = make_client(MqttSettings(host=broker.host, port=broker.port, username="kiosk-01",
+                                             password="kiosk-01-secret", **tls), "spoofer")
+            spoof.connect(broker.host, broker.port)
+            spoof.loop_start()
+            forged = make_envelope("plant-1", "kiosk-02", "exam", exam_body("W66666"), 1)
+            spoof.publish("ohs/v1/plant-1/kiosk-02/exam", forged.to_json(), qos=1).wait_for_publish(5)
+            spoof.loop_stop()
+            spoof.disconnect()
+            # a wrong password and a client without the CA never get in
+            for settings in (MqttSettings(host=broker.host, port=broker.port, username="kiosk-02", password="nope",
+                                          **tls),
+                             MqttSettings(host=broker.host, port=broker.port, username="kiosk-02",
+                                          password="kiosk-02-secret")):
+                intruder = make_client(settings, "intruder")
+                try:
+                    refused = intruder.connect(broker.host, broker.port) != 0
+                    intruder.loop_start()
+                    time.sleep(0.5)
+                    refused = refused or not intruder.is_connected()
+                except Exception:  # TLS handshake failure without the CA
+                    refused = True
+                finally:
+                    intruder.loop_stop()
+                assert refused
+            time.sleep(1.0)
+            assert hub.store.scalar("SELECT count(*) FROM exams") == 1
+            assert hub.store.scalar("SELECT count(*) FROM exams WHERE kiosk = 'kiosk-02'") == 0
+        finally:
+            kiosk.stop()
+            hub.stop()
+    finally:
+        broker.stop()
