@@ -131,9 +131,10 @@ def start_amqtt(workdir: str | Path, port: int | None = None, host: str = "127.0
     return RunningBroker("amqtt", host, port, workdir, process, workdir / "(embedded)", log_path, {"argv": argv})
 
 
-def start_broker(workdir: str | Path, port: int | None = None, host: str = "127.0.0.1") -> RunningBroker:
-    """mosquitto when installed, otherwise amqtt."""
-    if mosquitto_binary() is not None:
+def start_broker(workdir: str | Path, port: int | None = None, host: str = "127.0.0.1",
+                 kind: str = "auto") -> RunningBroker:
+    """``kind``: "mosquitto", "amqtt", or "auto" (mosquitto when installed, otherwise amqtt)."""
+    if kind == "mosquitto" or (kind == "auto" and mosquitto_binary() is not None):
         return start_mosquitto(workdir, port, host)
     return start_amqtt(workdir, port, host)
 

@@ -35,7 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     return run_demo(workdir=Path(args.workdir), api_port=args.port, kiosks=args.kiosks,
-                    exams_per_minute=args.exams_per_minute, duration_s=args.duration)
+                    exams_per_minute=args.exams_per_minute, duration_s=args.duration, broker_kind=args.broker)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--kiosks", type=int, default=1)
     demo.add_argument("--exams-per-minute", type=float, default=12.0)
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--broker", choices=("auto", "mosquitto", "amqtt"), default="auto",
+                      help="auto: Debian's mosquitto when installed, else the embedded amqtt")
     demo.set_defaults(func=_demo)
     check = sub.add_parser("check-config", help="validate a hub TOML file")
     check.add_argument("config")

@@ -76,14 +76,14 @@ def prepare(workdir: Path, broker: RunningBroker, api_port: int, kiosks: int,
 
 
 def run_demo(workdir: Path, api_port: int = 8000, kiosks: int = 1, exams_per_minute: float = 12.0,
-             duration_s: float | None = None) -> int:
+             duration_s: float | None = None, broker_kind: str = "auto") -> int:
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if api_port and not _port_free("127.0.0.1", api_port):
         print(f"port {api_port} is busy; using a free one", flush=True)
         api_port = 0
     api_port = api_port or free_port()
-    broker = start_broker(workdir / "broker")
+    broker = start_broker(workdir / "broker", kind=broker_kind)
     hub = None
     children: list[subprocess.Popen] = []
     stop = {"now": False}
