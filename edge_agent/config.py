@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge_agent.devices.config import DeviceDeclaration
 from firmware_bridges.configfile import ConfigError, load_toml_model
 from firmware_bridges.contract import Identifier
 from firmware_bridges.mqtt_settings import MqttSettings
@@ -72,6 +73,9 @@ class KioskConfig(_Section):
     outbox: OutboxSection = OutboxSection()
     watchdog: WatchdogSection = WatchdogSection()
     simulation: SimulationSection = SimulationSection()
+    devices: list[DeviceDeclaration] = Field(
+        default_factory=list, description="[[devices]]: attached devices (docs/integrator-devices.md §6)"
+    )
 
     @property
     def client_id(self) -> str:
