@@ -8,6 +8,7 @@ journals it durably, and only then wakes the uplink.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,11 +26,13 @@ class RecordRejected(ValueError):
 
 
 class KioskAgent:
-    def __init__(self, config: KioskConfig):
+    def __init__(self, config: KioskConfig, *, status_extra: Callable[[], dict] | None = None,
+                 on_command: Callable[[str, dict], None] | None = None):
         self.config = config
         self.journal = Journal(config.journal.path, synchronous=config.journal.synchronous)
         self.sealer = ChainSealer(load_or_create_key(config.identity.signing_key))
-        self.uplink = Uplink(config, self.journal, public_key=self.sealer.public_key)
+        self.uplink = Uplink(config, self.journal, public_key=self.sealer.public_key,
+                             status_extra=status_extra, on_command=on_command)
 
     def start(self) -> "KioskAgent":
         self.uplink.start()

@@ -82,3 +82,18 @@ def test_config_errors_name_file_and_key(tmp_path, text, expected):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_kiosk_config(tmp_path / "nope.toml")
+
+
+def test_public_key_command_prints_a_hub_registry_entry(tmp_path):
+    import subprocess
+    import sys
+
+    from edge_agent.evidence import load_or_create_key, public_key_of
+
+    key_path = tmp_path / "key.pem"
+    config = _write(tmp_path / "k.toml", f"[identity]\nsite = 'plant-1'\nkiosk = 'kiosk-07'\nsigning_key = '{key_path}'\n")
+    out = subprocess.run([sys.executable, "-m", "edge_agent.cli", "public-key", "--config", str(config)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'kiosk = "kiosk-07"' in out.stdout
+    assert f'public_key = "{public_key_of(load_or_create_key(key_path))}"' in out.stdout
