@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware_bridges.configfile import ConfigError, load_toml_model
 from firmware_bridges.contract import DEFAULT_MAX_PAYLOAD_BYTES, Identifier
 from firmware_bridges.mqtt_settings import MqttSettings
+from hub.analytics.settings import AnalyticsSettings
 
 __all__ = ["HubConfig", "load_hub_config", "ConfigError", "Role"]
 
@@ -74,6 +75,9 @@ class HubConfig(_Section):
     storage: StorageSection = StorageSection()
     ingest: IngestSection = IngestSection()
     api: ApiSection = ApiSection()
+    analytics: AnalyticsSettings | None = Field(
+        default=None, description="live analytics; when absent: $OHS_ANALYTICS_CONFIG or the documented defaults"
+    )
 
     @property
     def client_id(self) -> str:

@@ -29,6 +29,7 @@ class HubService:
         self.api_port: int | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
+        self.analytics = None  # hub.analytics.AnalyticsRunner, started with the service
 
     @property
     def url(self) -> str:
@@ -38,6 +39,9 @@ class HubService:
         self.ingest.start()
         if connect_timeout is not None and not self.ingest.wait_connected(connect_timeout):
             raise TimeoutError(f"hub could not reach the broker at {self.config.mqtt.host}:{self.config.mqtt.port}")
+        from hub.analytics import AnalyticsRunner, settings_for_hub
+
+        self.analytics = AnalyticsRunner(self.store, settings_for_hub(self.config)).start()
         if self.with_api:
             self.api_port = self.config.api.port or free_port(self.config.api.host)
             app = create_app(self.config, self.store, self.ingest)
@@ -53,6 +57,8 @@ class HubService:
         if self._server is not None:
             self._server.should_exit = True
             self._server_thread.join(timeout=10)
+        if self.analytics is not None:
+            self.analytics.stop()
         self.ingest.stop()
         self.store.close()
 

@@ -30,6 +30,11 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.state.ingest = ingest
     app.include_router(routes_core.router)
     app.include_router(routes_models.router)
+    from hub.api import routes_medic, routes_risk  # medic tablet, risk-group confirmation
+    app.include_router(routes_medic.router)
+    app.include_router(routes_risk.router)
+    from hub.api import routes_analytics  # exposure and epidemiology from the live data (issue 7)
+    app.include_router(routes_analytics.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
 
@@ -44,14 +49,14 @@ def _mount_offline_docs(app: FastAPI) -> None:
     """Swagger UI from the swagger-ui-bundle package: kiosks and hubs run without internet."""
     import swagger_ui_bundle
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/vendor/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title=f"{app.title} — docs",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_js_url="/vendor/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger/swagger-ui.css",
+            swagger_favicon_url="/vendor/swagger/favicon-32x32.png",
         )

@@ -1,0 +1,78 @@
+"""The period an analysis covers: whole local days, from ``date_from`` to ``date_to`` inclusive.
+
+Without explicit dates the period is the ``lookback_days`` up to the day of the newest exam or
+telemetry reading (not the wall clock), so a replayed backlog or a simulated month in the past
+is analysed where its data is. Timestamps carry their UTC offsets; days are calendar days in
+the analytics time zone (settings ``timezone``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+
+class PeriodError(ValueError):
+    """A period that cannot be analysed (e.g. ``date_from`` after ``date_to``)."""
+
+
+def parse_ts(text: str) -> datetime:
+    """ISO 8601 with offset → aware datetime (a naive one is taken as UTC)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: date
+    date_to: date
+    tz: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.date_from, time(0), self.tz)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: local midnight after ``date_to``."""
+        return datetime.combine(self.date_to + timedelta(days=1), time(0), self.tz)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def days(self) -> list[date]:
+        return [self.date_from + timedelta(days=i) for i in range((self.date_to - self.date_from).days + 1)]
+
+    def sql_bounds(self) -> tuple[str, str]:
+        """Loose UTC ISO bounds for an indexed string pre-filter (offsets may differ by up to a day)."""
+        lo = (self.start - timedelta(days=1)).astimezone(timezone.utc).isoformat()
+        hi = (self.end + timedelta(days=1)).astimezone(timezone.utc).isoformat()
+        return lo, hi
+
+    def as_dict(self) -> dict:
+        return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(), "timezone": str(self.tz)}
+
+
+def newest_data_day(store, tz: ZoneInfo) -> date | None:
+    """Local day of the newest exam or telemetry reading in the store (None when it is empty)."""
+    stamps = [store.scalar("SELECT max(started_at) FROM exams"), store.scalar("SELECT max(ts) FROM telemetry")]
+    parsed = [parse_ts(s) for s in stamps if s]
+    return max(parsed).astimezone(tz).date() if parsed else None
+
+
+def resolve_period(store, tz: ZoneInfo, lookback_days: int, date_from: date | None = None,
+                   date_to: date | None = None) -> Period:
+    """Explicit dates win; otherwise ``lookback_days`` ending at the newest data day (or today)."""
+    if date_to is None:
+        if date_from is not None:
+            date_to = date_from + timedelta(days=lookback_days - 1)
+        else:
+            date_to = newest_data_day(store, tz) or datetime.now(tz).date()
+    if date_from is None:
+        date_from = date_to - timedelta(days=lookback_days - 1)
+    if date_from > date_to:
+        raise PeriodError(f"date_from {date_from} is after date_to {date_to}")
+    if (date_to - date_from).days > 3660:
+        raise PeriodError("a period may span at most 3660 days")
+    return Period(date_from, date_to, tz)

@@ -1,0 +1,148 @@
+"""The medic tablet in real headless Chromium: kiosk -> mosquitto -> hub -> page -> decision -> kiosk cmd.
+
+A needs_medic exam (K7, 184/112, decided by the kiosk's real rules) is recorded by a real
+KioskAgent, reaches the hub through a real mosquitto, shows up in the queue on the page;
+the medic opens it, reads the values with units and the rule's reason, and decides. The
+decision is stored, audited, and the kiosk receives the ``medic_decision`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from edge_agent.agent import KioskAgent
+from hub.service import HubService
+from tests.foundation.helpers import hub_config, kiosk_config, wait_until
+from tests.medic.medic_helpers import MEDIC, OHS, api_section, normal, severe_bp
+from tests.medic.test_med_delivery import Commands
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the page test needs a real browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def system(tmp_path, broker):
+    hub = HubService(hub_config(tmp_path, broker, **api_section())).start(connect_timeout=10)
+    commands = Commands()
+    agent = KioskAgent(kiosk_config(tmp_path, broker))
+    agent.uplink.on_command = commands
+    agent.start()
+    yield hub, agent, commands
+    agent.stop()
+    hub.stop()
+    assert not [t for t in threading.enumerate() if t.name == "medic-publisher"], "the publisher outlived the hub"
+
+
+def test_medic_decides_on_the_tablet_and_the_kiosk_gets_the_command(system, browser, artifacts_dir):
+    hub, agent, commands = system
+    agent.record("exam", normal("W00500"))  # admitted: never in the queue
+    exam = agent.record("exam", severe_bp("W00501"))
+    wait_until(lambda: hub.store.scalar("SELECT count(*) FROM exams") == 2, message="both exams at the hub")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{hub.url}/medic")
+    page.locator("#login").wait_for(state="visible")
+    assert page.locator("html").get_attribute("lang") == "ru"
+
+    # an OHS token is refused by the page, and nothing medical is shown
+    page.fill("#token", OHS)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('не принадлежит медицинскому работнику')")
+    assert page.locator("#app").is_hidden()
+
+    page.fill("#token", MEDIC)
+    page.click("#login-form button[type=submit]")
+    card = page.locator(f"#queue button[data-event-id='{exam.event_id}']")
+    card.wait_for()
+    assert page.locator("#queue button").count() == 1
+    assert page.locator("#queue-count").inner_text() == "1"
+    assert "bp.severe" in card.inner_text() and "W00501" in card.inner_text()
+    assert page.evaluate("sessionStorage.getItem('medicToken')") == MEDIC
+
+    card.click()
+    row = page.locator("#readings tr[data-field='systolic_mmhg']")
+    row.wait_for()
+    assert "184" in row.inner_text() and "мм рт. ст." in row.inner_text()
+    assert "0,000" in page.locator("#readings tr[data-field='brac_mg_l']").inner_text()
+    fired = page.locator("#fired li[data-rule='bp.severe']")
+    assert "Очень высокое артериальное давление: 184/112" in fired.inner_text()
+    assert "reference.md §1.4" in fired.inner_text()
+    assert not page.locator("#notify").is_checked()  # no intoxication finding
+    page.screenshot(path=str(artifacts_dir / "medic_tablet_exam_ru.png"), full_page=True)
+
+    page.click("[data-lang=en]")
+    page.wait_for_selector("#readings tr[data-field='systolic_mmhg'] >> text=mmHg")
+    assert "Very high blood pressure: 184/112 mmHg" in fired.inner_text()
+    assert page.locator("#refuse").inner_text() == "Do not admit"
+
+    page.fill("#reason", "BP 184/112 confirmed manually; referred to the therapist")
+    page.fill("#referral", "Poliklinika 3, therapist")
+    page.click("#refuse")
+    page.wait_for_selector("#decision-result.ok")
+    assert page.locator("#decision-result").inner_text() == "Decision saved and sent to the kiosk."
+    page.wait_for_selector("#queue-empty:visible")
+    assert page.locator("#queue-count").inner_text() == "0"
+    assert "in force" in page.locator("#earlier-list").inner_text()
+    page.screenshot(path=str(artifacts_dir / "medic_tablet_decided_en.png"), full_page=True)
+
+    (decision,) = hub.store.query("SELECT * FROM medic_decisions")
+    assert decision["event_id"] == exam.event_id and decision["decision"] == "not_admitted"
+    assert decision["medic"] == "Петрова А. В., фельдшер" and decision["published_at"]
+    assert decision["reason"].startswith("BP 184/112") and decision["referral"] == "Poliklinika 3, therapist"
+    actions = [(r["action"], r["actor"]) for r in hub.store.query("SELECT action, actor FROM audit_log ORDER BY id")]
+    assert ("read_exam", "Петрова А. В., фельдшер") in actions
+    assert ("medic_decision", "Петрова А. В., фельдшер") in actions
+
+    wait_until(lambda: decision["decision_id"] in commands.ids(), message="the kiosk to receive medic_decision")
+    command = commands.items[0]
+    assert command.type == "medic_decision" and command.args["event_id"] == exam.event_id
+    assert command.args["decision"] == "not_admitted" and command.args["worker_id"] == "W00501"
+
+    # the history tab lists the decision; the token survives a reload of this tab only
+    page.reload()
+    page.locator("#app").wait_for(state="visible")
+    page.click("[data-tab=history]")
+    page.click(f"#history button[data-event-id='{exam.event_id}']")
+    page.wait_for_selector("#decide-title:has-text('Correct the decision')")
+
+    # a correction without a reason is refused on the page; with one it supersedes, both kept
+    page.click("#admit")
+    page.wait_for_selector("#decision-result.error")
+    assert "Give a reason" in page.locator("#decision-result").inner_text()
+    page.fill("#reason", "re-measured 136/84 after 20 min rest")
+    page.click("#admit")
+    page.wait_for_selector("#decision-result.ok")
+    first, second = hub.store.query("SELECT * FROM medic_decisions ORDER BY id")
+    assert (second["decision"], second["supersedes"]) == ("admitted", first["decision_id"])
+    wait_until(lambda: commands.ids() == [first["decision_id"], second["decision_id"]],
+               message="the kiosk to receive the correction")
+    assert commands.items[1].args["supersedes"] == first["decision_id"]
+    assert page.locator("#earlier-list li").count() == 2
+    page.click("#logout")
+    page.locator("#login").wait_for(state="visible")
+    assert page.evaluate("sessionStorage.getItem('medicToken')") is None
+    assert errors == [], errors
+    page.close()
+    (artifacts_dir / "medic_tablet_decision.json").write_text(
+        json.dumps({k: decision[k] for k in ("decision_id", "decision", "medic", "published_at")}, ensure_ascii=False))
