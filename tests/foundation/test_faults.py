@@ -170,6 +170,8 @@ def test_thousand_malformed_payloads_are_dead_lettered_and_hub_keeps_serving(tmp
             info.wait_for_publish(timeout=30)
         wait_until(lambda: hub.store.scalar("SELECT count(*) FROM dead_letters") == 1000, timeout=60,
                    message="1000 dead letters")
+        # the counters are updated right after the commit that made the rows visible
+        wait_until(lambda: sum(hub.ingest.dead_letter_reasons.values()) == 1000, message="1000 counted")
         reasons = dict(hub.ingest.dead_letter_reasons)
         assert reasons == {"bad_json": 200, "invalid_fields": 300, "unknown_version": 100, "not_utf8": 100,
                            "topic_mismatch": 100, "bad_topic": 100, "oversized": 100}, reasons
