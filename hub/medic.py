@@ -22,13 +22,12 @@ import json
 import logging
 import threading
 import uuid
-import weakref
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from firmware_bridges.contract import Command, topic
 from firmware_bridges.readings import READING_FIELDS
-from hub.store import Store, utc_now
+from hub.store import RequestRefused, Store, utc_now
 
 log = logging.getLogger("hub.medic")
 
@@ -69,26 +68,13 @@ BEFORE DELETE ON medic_decisions
 BEGIN SELECT RAISE(ABORT, 'medic decisions are never deleted'); END;
 """
 
-_READY: "weakref.WeakSet[Store]" = weakref.WeakSet()
-
-
-class MedicError(ValueError):
-    """A request the medic module refuses; ``status`` is the HTTP status, ``field`` the input at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
+class MedicError(RequestRefused):
+    """A request the medic module refuses."""
 
 
 def ensure_schema(store: Store) -> None:
     """Create the decisions table, its index and triggers on the store's connection (idempotent)."""
-    if store in _READY:
-        return
-    with store.lock:
-        store.conn.executescript(SCHEMA)
-    _READY.add(store)
+    store.ensure_schema("medic", SCHEMA)
 
 
 # --------------------------------------------------------------------------- reading

@@ -14,12 +14,11 @@ through the ``risk-group-report`` model and returns counts and averages only.
 from __future__ import annotations
 
 import json
-import weakref
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from hub.models.registry import ModelInputError, run_model
-from hub.store import Store, utc_now
+from hub.store import RequestRefused, Store, utc_now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS risk_group_assessments (
@@ -58,26 +57,13 @@ BEFORE DELETE ON risk_group_assessments
 BEGIN SELECT RAISE(ABORT, 'risk-group assessments are never deleted'); END;
 """
 
-_READY: "weakref.WeakSet[Store]" = weakref.WeakSet()
-
-
-class AssessmentError(ValueError):
-    """A refused request; ``status`` is the HTTP status, ``field`` the input at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
+class AssessmentError(RequestRefused):
+    """A refused risk-group request."""
 
 
 def ensure_schema(store: Store) -> None:
     """Create the assessments table, indexes and triggers on the store's connection (idempotent)."""
-    if store in _READY:
-        return
-    with store.lock:
-        store.conn.executescript(SCHEMA)
-    _READY.add(store)
+    store.ensure_schema("risk_group_assessments", SCHEMA)
 
 
 def _row(row: dict, *, full: bool = True) -> dict:

@@ -72,6 +72,19 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+class RequestRefused(ValueError):
+    """A request a hub module refuses: ``status`` is the HTTP status, ``field`` the input at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def http_detail(self) -> dict | str:
+        return {"message": self.message, "field": self.field} if self.field else self.message
+
+
 @dataclass
 class BatchResult:
     stored: list[Envelope] = field(default_factory=list)
@@ -95,6 +108,19 @@ class Store:
         conn.executescript(SCHEMA)
         conn.executescript(evidence.SCHEMA)
         self.trust_on_first_use = trust_on_first_use
+        self._extensions: set[str] = set()
+
+    def ensure_schema(self, name: str, script: str) -> None:
+        """Create a module's own tables (``CREATE … IF NOT EXISTS`` script) once per store.
+
+        Modules that keep their own tables on the hub's database (medic decisions, risk-group
+        assessments, analytics results) call this before touching them.
+        """
+        if name in self._extensions:
+            return
+        with self.lock:
+            self.conn.executescript(script)
+            self._extensions.add(name)
 
     def register_key(self, site: str, kiosk: str, public_key: str, source: str = "config") -> None:
         """Register (or, from config, replace) a kiosk's signing key."""

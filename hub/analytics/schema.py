@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import weakref
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS analytics_results (
@@ -29,13 +28,6 @@ CREATE TABLE IF NOT EXISTS workplaces (
 );
 """
 
-_READY: "weakref.WeakSet" = weakref.WeakSet()
-
-
 def ensure_schema(store) -> None:
     """Create the tables once per store (idempotent; CREATE … IF NOT EXISTS)."""
-    if store in _READY:
-        return
-    with store.lock:
-        store.conn.executescript(SCHEMA)
-    _READY.add(store)
+    store.ensure_schema("analytics", SCHEMA)

@@ -53,8 +53,7 @@ def get_publisher(request: Request) -> medic.DecisionPublisher:
 
 
 def _raise(error: medic.MedicError) -> None:
-    detail = {"message": error.message, "field": error.field} if error.field else error.message
-    raise HTTPException(error.status, detail) from None
+    raise HTTPException(error.status, error.http_detail()) from None
 
 
 class DecisionIn(BaseModel):

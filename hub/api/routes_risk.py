@@ -42,8 +42,7 @@ class DecisionIn(BaseModel):
 
 
 def _raise(error: ra.AssessmentError) -> None:
-    detail = {"message": error.message, "field": error.field} if error.field else error.message
-    raise HTTPException(error.status, detail) from None
+    raise HTTPException(error.status, error.http_detail()) from None
 
 
 @router.post("/{worker_id}/assessments", status_code=201,

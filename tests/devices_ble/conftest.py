@@ -3,7 +3,6 @@ and an asyncio runner that fails the test if it leaves tasks behind. No mocks.""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any, AsyncIterator
 
@@ -15,6 +14,7 @@ from firmware_bridges.ble.driver import BleDeviceDriver
 from simulators.ble.bleak_bumble import BumbleClient, BumbleScanner, release_adapter, use_adapter
 from simulators.ble.controller import local_device
 from simulators.ble.devices import SIMULATORS, Faults
+from tests.async_helpers import run_async  # noqa: F401  (re-exported for the tests here)
 
 AGENT_ADDRESS = "F1:F1:F1:F1:F1:F1"
 SIM_ADDRESS = "F0:F0:F0:F0:F0:F0"
@@ -27,23 +27,6 @@ PROFILE_FOR = {
 }
 
 
-def run_async(coro, timeout: float = 30.0) -> Any:
-    """Run ``coro`` in a fresh loop; fail if any task is still pending afterwards."""
-
-    async def wrapper():
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        finally:
-            for _ in range(3):
-                await asyncio.sleep(0)
-            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-            for t in left:
-                t.cancel()
-            if left:
-                await asyncio.gather(*left, return_exceptions=True)
-            assert not left, f"test left tasks running: {left}"
-
-    return asyncio.run(wrapper())
 
 
 @pytest.fixture

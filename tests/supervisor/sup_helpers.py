@@ -11,27 +11,11 @@ from typing import Any, AsyncIterator, Callable
 
 from edge_agent.devices import DeviceDeclaration, DeviceSupervisor
 from firmware_bridges.contract import StatusBody
+from tests.async_helpers import run_async  # noqa: F401  (re-exported for the tests here)
 
 FAST_RETRY = {"retry_initial_s": 0.05, "retry_max_s": 0.2}
 
 
-def run_async(coro, timeout: float = 30.0) -> Any:
-    """Run ``coro`` in a fresh loop; fail if any task is still pending afterwards."""
-
-    async def wrapper():
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        finally:
-            for _ in range(5):
-                await asyncio.sleep(0)
-            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-            for t in left:
-                t.cancel()
-            if left:
-                await asyncio.gather(*left, return_exceptions=True)
-            assert not left, f"test left tasks running: {left}"
-
-    return asyncio.run(wrapper())
 
 
 def declare(name: str, kind: str, transport: str, **kw: Any) -> DeviceDeclaration:
