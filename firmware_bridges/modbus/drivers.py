@@ -14,6 +14,8 @@ alarm state as unknown, never as normal.
 
 from __future__ import annotations
 
+import abc
+
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -24,7 +26,7 @@ from firmware_bridges.modbus.transport import ModbusTransport
 from firmware_bridges.readings import Reading
 
 
-class _Poller:
+class _Poller(abc.ABC):
     kind = ""
 
     def __init__(self, config) -> None:
@@ -41,8 +43,9 @@ class _Poller:
     def _stamp(self, r: Reading) -> Reading:
         return r.model_copy(update={"device": self.config.identity, "received_at": datetime.now(timezone.utc)})
 
+    @abc.abstractmethod
     async def read_once(self) -> Reading:
-        raise NotImplementedError
+        """Poll the device once and decode its registers."""
 
     async def readings(self) -> AsyncIterator[Reading]:
         loop = asyncio.get_running_loop()

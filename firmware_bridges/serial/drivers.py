@@ -16,6 +16,8 @@ messages; a bad frame is skipped (resync), never turned into a reading.
 
 from __future__ import annotations
 
+import abc
+
 import asyncio
 import logging
 import re
@@ -227,16 +229,18 @@ class AlcotesterDriver(_SerialDriver):
 # --------------------------------------------------------------------------- streams
 
 
-class _StreamDriver(_SerialDriver):
+class _StreamDriver(_SerialDriver, abc.ABC):
     #: silence (s) after which a streaming device is "not responding"; None = never (badge)
     idle_timeout_s: float | None = None
     max_bad_in_row = 20
 
+    @abc.abstractmethod
     def _framer(self):
-        raise NotImplementedError
+        """A fresh framer that cuts this device's byte stream into frames."""
 
+    @abc.abstractmethod
     def _decode(self, frame: bytes) -> Reading:
-        raise NotImplementedError
+        """One frame -> a Reading (raises DecodeError)."""
 
     def _accept(self, r: Reading) -> Reading | None:
         return r

@@ -32,6 +32,8 @@ Faults (:class:`Faults`, selectable per run, ``--fault key=value`` in ``ohs-sim`
 
 from __future__ import annotations
 
+import abc
+
 import asyncio
 import logging
 from dataclasses import dataclass, fields
@@ -100,7 +102,7 @@ class Faults:
         return f
 
 
-class SimulatedBleDevice:
+class SimulatedBleDevice(abc.ABC):
     """Common machinery: services, advertising, one session task per subscribed connection."""
 
     kind = "device"
@@ -132,8 +134,9 @@ class SimulatedBleDevice:
         self._connections: set[Connection] = set()
 
     # ---------------------------------------------------------------- lifecycle
+    @abc.abstractmethod
     def services(self) -> list[Service]:
-        raise NotImplementedError
+        """The GATT services this device serves."""
 
     def advertising_data(self) -> bytes:
         ad: list[tuple[int, bytes]] = [
