@@ -166,5 +166,24 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
 
 
+async def _sim_runner(args: argparse.Namespace) -> None:
+    """``ohs-sim kiosk``: the scripted kiosk in a worker thread; cancellation (Ctrl-C) stops it."""
+    import asyncio
+
+    stop = threading.Event()
+    print(f"READY kiosk {args.config}", flush=True)
+    try:
+        await asyncio.to_thread(run, args.config, args.exams, args.interval, not args.no_telemetry, stop)
+    finally:
+        stop.set()
+
+
+#: ohs-sim provider contract (simulators/cli.py)
+DEVICES = {
+    "kiosk": ("a scripted kiosk: the real kiosk agent fed by a seeded workforce (no devices)",
+              configure_parser, _sim_runner),
+}
+
+
 if __name__ == "__main__":
     sys.exit(main())

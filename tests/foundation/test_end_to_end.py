@@ -31,3 +31,23 @@ def test_one_exam_becomes_exactly_one_hub_record(tmp_path, broker):
     finally:
         kiosk.stop()
         hub.stop()
+
+
+def test_ohs_sim_kiosk_publishes_decided_exams(tmp_path, broker):
+    import subprocess
+    import sys
+
+    from tests.foundation.helpers import write_toml
+
+    hub = HubService(hub_config(tmp_path, broker)).start(connect_timeout=10)
+    try:
+        config = write_toml(tmp_path / "kiosk.toml", kiosk_config(tmp_path, broker))
+        run = subprocess.run([sys.executable, "-m", "simulators.cli", "kiosk", "--config", str(config),
+                              "--exams", "3", "--interval", "0.05"], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("READY kiosk ")
+        rows = hub.store.query("SELECT outcome, rule_set_version, body FROM exams")
+        assert len(rows) == 3
+        assert all(r["rule_set_version"] and '"measurements"' in r["body"] for r in rows)
+    finally:
+        hub.stop()
