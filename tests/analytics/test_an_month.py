@@ -199,3 +199,28 @@ def test_roles_and_errors(month):
     (office,) = narrowed["zones"]
     assert [d["date"] for d in office["days"]] == ["2026-01-10", "2026-01-11"]
     assert len(office["days"][0]["interval_levels"]) == 24
+
+
+@pytest.mark.browser
+def test_dashboard_shows_zone_classes_rt_warning_and_alarms(month, artifacts_dir):
+    """The OHS dashboard's analytics section, in a real Chromium, with a token-holding OHS user."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.hub_web.test_hub_dashboard import CHROMIUM_ARGS
+
+    hub, _, _ = month
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                      extra_http_headers=auth("ohs"))
+        page = context.new_page()
+        page.goto(hub.url + "/")
+        page.wait_for_selector("#noise-zones tbody tr td:nth-child(3)")
+        page.wait_for_function("document.querySelectorAll('#alarms tbody tr').length >= 3")
+        zones = page.inner_text("#noise-zones tbody")
+        assert "3.2" in zones and "2" in zones
+        warning = page.inner_text("#rt tbody td:nth-child(4)")
+        assert warning.startswith(("объявлено", "было")) and "2026-01" in warning, warning
+        assert "Шум в зоне" in page.inner_text("#alarms tbody") or "Курение" in page.inner_text("#alarms tbody")
+        page.screenshot(path=str(artifacts_dir / "hub-dashboard-analytics.png"), full_page=True)
+        browser.close()
