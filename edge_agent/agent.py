@@ -30,7 +30,7 @@ class KioskAgent:
                  on_command: Callable[[str, dict], None] | None = None):
         self.config = config
         self.journal = Journal(config.journal.path, synchronous=config.journal.synchronous)
-        self.sealer = ChainSealer(load_or_create_key(config.identity.signing_key))
+        self.sealer = ChainSealer(load_or_create_key(config.signing_key_path))
         self.uplink = Uplink(config, self.journal, public_key=self.sealer.public_key,
                              status_extra=status_extra, on_command=on_command)
 

@@ -84,7 +84,7 @@ def _public_key(args: argparse.Namespace) -> int:
     from edge_agent.runtime import load_runtime_config
 
     config, _ = load_runtime_config(args.config)
-    public = public_key_of(load_or_create_key(config.identity.signing_key))
+    public = public_key_of(load_or_create_key(config.signing_key_path))
     print(f'[[kiosks]]\nsite = "{config.identity.site}"\nkiosk = "{config.identity.kiosk}"\npublic_key = "{public}"')
     return 0
 

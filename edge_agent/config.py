@@ -25,9 +25,10 @@ class _Section(BaseModel):
 class IdentitySection(_Section):
     site: Identifier
     kiosk: Identifier
-    signing_key: Path = Field(
-        default=Path("var/kiosk/signing-key.pem"),
-        description="Ed25519 private key sealing the exam chain; created on first start (keep it on the kiosk)",
+    signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key sealing the exam chain; created on first start (keep it on the kiosk). "
+        "Default: signing-key.pem beside the journal",
     )
 
 
@@ -76,6 +77,11 @@ class KioskConfig(_Section):
     devices: list[DeviceDeclaration] = Field(
         default_factory=list, description="[[devices]]: attached devices (docs/integrator-devices.md §6)"
     )
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Where the kiosk's signing key lives: as configured, else beside its journal."""
+        return self.identity.signing_key or self.journal.path.parent / "signing-key.pem"
 
     @property
     def client_id(self) -> str:
