@@ -35,7 +35,8 @@ def _demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     return run_demo(workdir=Path(args.workdir), api_port=args.port, kiosks=args.kiosks,
-                    exams_per_minute=args.exams_per_minute, duration_s=args.duration, broker_kind=args.broker)
+                    exams_per_minute=args.exams_per_minute, duration_s=args.duration, broker_kind=args.broker,
+                    kiosk_mode=args.kiosk_mode, speed=args.speed)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--broker", choices=("auto", "mosquitto", "amqtt"), default="auto",
                       help="auto: Debian's mosquitto when installed, else the embedded amqtt")
+    demo.add_argument("--kiosk-mode", choices=("devices", "scripted"), default="devices",
+                      help="devices: the real kiosk runtime and screen with simulated devices and workers (default); "
+                           "scripted: the kiosk agent fed by a scripted workforce, no devices or screen")
+    demo.add_argument("--speed", type=float, default=30.0,
+                      help="devices mode: simulated devices and re-test waits run this many times faster (default 30)")
     demo.set_defaults(func=_demo)
     check = sub.add_parser("check-config", help="validate a hub TOML file")
     check.add_argument("config")

@@ -43,7 +43,7 @@ from simulators.serial.faults import FAULTS, FaultPlan
 Configure = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], Awaitable[None]]
 
-PROVIDERS = ("simulators.ble", "simulators.kiosk", "simulators.fleet")
+PROVIDERS = ("simulators.ble", "simulators.kiosk", "simulators.fleet", "simulators.kiosk_world")
 
 #: which faults each built-in device implements
 DEVICE_FAULTS = {

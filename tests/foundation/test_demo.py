@@ -48,3 +48,52 @@ def test_demo_brings_up_broker_hub_and_kiosk(tmp_path, broker_kind):
         demo.send_signal(signal.SIGINT)
         out, _ = demo.communicate(timeout=30)
         assert "demo stopped" in out
+
+
+def test_demo_kiosk_screen_and_device_measurements(tmp_path):
+    """The default demo kiosk is the real runtime with simulated devices: its screen is served
+    and the hub's exams carry the simulated devices' identity (medic view, token printed)."""
+    import re
+
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "demo", "--workdir", str(tmp_path / "demo"), "--port", str(port),
+         "--exams-per-minute", "120", "--broker", "mosquitto", "--duration", "60"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            lines.append(line)
+            if "Press Ctrl-C" in line or demo.poll() is not None:
+                break
+        text = "".join(lines)
+        screen = re.search(r"Kiosk screen kiosk-01: (http://127\.0\.0\.1:\d+/)", text)
+        token = re.search(r"Medic token:\s+(\S+)", text)
+        assert screen and token, text
+        page = httpx.get(screen.group(1))
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert httpx.get(screen.group(1) + "api/state").json()["view"]["screen"]
+        headers = {"Authorization": f"Bearer {token.group(1)}"}
+        exams = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            exams = httpx.get(f"http://127.0.0.1:{port}/api/v1/exams", headers=headers).json()
+            if exams.get("total", 0) >= 2:
+                break
+            time.sleep(0.5)
+        assert exams["total"] >= 2 and exams["view"] == "medical", exams
+        measured = [m for item in exams["items"] for m in item["measurements"]]
+        models = {m["device_model"] for m in measured}
+        assert {"SIM-bp", "SIM-ht", "SIM-plx", "SIM-alc"} <= models, models
+        assert {"BP-1", "HT-1", "OX-1", "SN000123"} <= {m["device_serial"] for m in measured}
+        assert {m["field"] for m in measured} >= {"systolic_mmhg", "temperature_c", "spo2_percent", "brac_mg_l"}
+    finally:
+        demo.send_signal(signal.SIGINT)
+        out, _ = demo.communicate(timeout=30)
+        assert "demo stopped" in out
+    log = (tmp_path / "demo" / "kiosk-01.log").read_text()
+    assert "kiosk-world stopped" in log and "Traceback" not in log, log
+    for pty in ("alc", "badge", "printer"):
+        assert not os.path.lexists(tmp_path / "demo" / "kiosk-01" / pty), f"pty link {pty} left behind"
