@@ -112,9 +112,15 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
                 await workforce._wait_idle(client)
                 second = await workforce.visit(client, drunk)
             body = world.workflow.finished[-1]
-            assert second.outcome == "not_admitted" and body["worker"]["personnel_number"] == drunk.worker_id
+            assert body["worker"]["personnel_number"] == drunk.worker_id
             minutes = [a["minute"] for a in body["attempts"]]
-            assert minutes[0] == 0 and 15 <= minutes[-1] <= 20, minutes
+            assert minutes[0] == 0 and minutes[-1] >= 15, minutes
+            # the accelerated clock can overshoot the 15–20 min window on a loaded machine: then the
+            # rules must hand the worker to the medic (alcohol.window), never admit
+            if minutes[-1] <= 20:
+                assert second.outcome == "not_admitted", body["fired"]
+            else:
+                assert second.outcome == "needs_medic" and "alcohol.window" in {f["rule"] for f in body["fired"]}
             brac = [m["value"] for m in body["measurements"] if m["field"] == "brac_mg_l"]
             assert len(brac) >= 2 and min(brac) >= 0.05, brac
             assert {m["device_model"] for m in body["measurements"]} >= {"SIM-alc"}
