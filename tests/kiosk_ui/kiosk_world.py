@@ -7,6 +7,8 @@ mosquitto broker and (optionally) the hub in-process.
 
 from __future__ import annotations
 
+from tests.async_helpers import run_async as _run_async
+
 import asyncio
 import contextlib
 import uuid
@@ -126,21 +128,7 @@ def command(type_: str, args: dict) -> dict:
 
 
 def run_async(coro, timeout: float = 80.0) -> Any:
-    """Run ``coro`` in a fresh loop; fail if any task is still pending afterwards."""
-
-    async def wrapper():
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        finally:
-            for _ in range(5):
-                await asyncio.sleep(0)
-            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-            for t in left:
-                t.cancel()
-            if left:
-                await asyncio.gather(*left, return_exceptions=True)
-            assert not left, f"test left tasks running: {left}"
-
-    return asyncio.run(wrapper())
+    """The shared helper (tests/async_helpers.py) with the longer timeout a whole kiosk needs."""
+    return _run_async(coro, timeout)
 
 
