@@ -64,7 +64,7 @@ def _outbox(args: argparse.Namespace) -> int:
     if not config.journal.path.exists():
         print(f"{config.journal.path}: no journal yet (the kiosk has not run)", file=sys.stderr)
         return 1
-    journal = Journal(config.journal.path, synchronous=config.journal.synchronous)
+    journal = Journal(config.journal.path, **config.journal.journal_options())
     try:
         info = {"journal": str(config.journal.path), "outbox_depth": journal.outbox_depth(),
                 "last_seq": journal.last_seq(), "records": journal.count()}

@@ -39,6 +39,26 @@ class JournalSection(_Section):
         pattern="^(FULL|EXTRA|NORMAL)$",
         description="SQLite synchronous mode; FULL survives power loss at the gate (design default)",
     )
+    reserve_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=0,
+        description="space held in a reserve file beside the journal and given up only to exam records when the "
+        "disk is full (8 MiB ≈ 5,000 exams; design default). 0 turns the reserve off",
+    )
+    telemetry_min_free_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=0,
+        description="below this much free space (or while the reserve is spent) telemetry is shed, counted as "
+        "telemetry_shed, so exams keep their room (design default)",
+    )
+    prune_acked_telemetry_after_s: float = Field(
+        default=7 * 24 * 3600, gt=0,
+        description="acknowledged telemetry is deleted from the journal after this long (exams and events are kept)",
+    )
+
+    def journal_options(self) -> dict:
+        """Keyword arguments for :class:`edge_agent.journal.Journal`."""
+        return {"synchronous": self.synchronous, "reserve_bytes": self.reserve_bytes,
+                "telemetry_min_free_bytes": self.telemetry_min_free_bytes,
+                "prune_acked_telemetry_after_s": self.prune_acked_telemetry_after_s}
 
 
 class OutboxSection(_Section):
@@ -48,6 +68,11 @@ class OutboxSection(_Section):
     max_unacked: int = Field(default=1000, ge=1, description="records sent but not yet acknowledged by the hub")
     resend_after_s: float = Field(default=30.0, gt=0, description="resend a record the hub has not acked by then")
     batch: int = Field(default=200, ge=1, le=10000, description="records read from the journal per pass")
+    sync_wait_s: float = Field(
+        default=5.0, ge=0,
+        description="after connecting, wait this long at most for the hub's ack to the status before sending "
+        "records, so a journal restored from an older copy is noticed before its records clash (design default)",
+    )
 
 
 class WatchdogSection(_Section):

@@ -11,6 +11,19 @@ Guarantees (architecture.md, "Delivery: nothing lost, nothing doubled"):
 * status is retained and also the MQTT will (``offline``), so the hub sees a dead kiosk;
 * paho reconnects with exponential backoff; a watchdog restarts a connection that shows
   no traffic while records wait, and recreates a client that stays offline too long.
+
+Who owns what (issue 10, defect 10): the **sender thread** owns the MQTT client object
+(it alone creates, swaps and publishes on it), the send cursors and the live/backlog
+split. paho's network thread only reports (connected, acks, commands) and the watchdog
+only *requests* (a client restart, a status); the sender carries the requests out between
+passes. The in-flight table (seq -> event id, last publish time) is shared under a lock,
+since acks arrive on paho's thread.
+
+An ack removes only records of its journal incarnation that were published on this
+connection, and a contested sequence only when the hub lists this record's event id: a
+record is never removed because the hub holds *another* record under its number. An ack
+showing that the hub holds sequences this journal never issued means the journal was
+restored from an older copy: the journal takes a new incarnation (``Journal.rotate_incarnation``).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ AGENT_VERSION = "0.1.0"
 
 
 class Uplink:
-    """Background threads: paho's network loop, the outbox sender and the watchdog."""
+    """Background threads: paho's network loop, the outbox sender (owner of the client) and the watchdog."""
 
     def __init__(
         self,
@@ -54,15 +67,25 @@ class Uplink:
         self.on_command = on_command
         self.public_key = public_key
         self.counters = {"published": 0, "resent": 0, "acks": 0, "acked_records": 0, "bad_downlink": 0,
-                         "connects": 0, "watchdog_restarts": 0}
+                         "connects": 0, "watchdog_restarts": 0, "foreign_acks": 0}
         self.clock_offset_s: float | None = None
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._inflight: dict[int, float] = {}  # seq -> monotonic time of the last publish
+        self._synced = threading.Event()  # the hub answered this connection's status
+        # (incarnation, seq) -> (monotonic time of the last publish, event id); shared with paho's thread
+        self._inflight: dict[tuple[str, int], tuple[float, str]] = {}
         self._inflight_lock = threading.Lock()
         self._last_traffic = time.monotonic()
         self._offline_since = time.monotonic()
+        # requests from other threads, carried out by the sender
+        self._requests_lock = threading.Lock()
+        self._connect_generation = 0
+        self._restart_reason: str | None = None
+        self._status_due = False
+        # owned by the sender thread
+        self._served_generation = 0
+        self._connected_at = 0.0
         self._live_cursor = 0
         self._backlog_cursor = 0
         self._backlog_tokens = 0.0
@@ -83,7 +106,9 @@ class Uplink:
         """Stop the threads; a graceful stop publishes the retained ``offline`` status first."""
         self._stop.set()
         self.notify()
-        client = self.client
+        for thread in self._threads:
+            thread.join(timeout=5)
+        client = self.client  # the sender has stopped: the client is ours now
         if client is not None:
             if graceful and self._connected.is_set():
                 info = client.publish(self._topic("status"), self._status_payload("offline"), qos=1, retain=True)
@@ -93,11 +118,9 @@ class Uplink:
                     pass
             client.disconnect()
             client.loop_stop()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
     def notify(self) -> None:
-        """Wake the sender (a new record was journaled)."""
+        """Wake the sender (a new record was journaled, or a request is waiting)."""
         with self._wake:
             self._wake.notify_all()
 
@@ -107,6 +130,18 @@ class Uplink:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def request_restart(self, reason: str) -> None:
+        """Ask the sender to replace the MQTT client (any thread)."""
+        with self._requests_lock:
+            self._restart_reason = reason
+        self.notify()
+
+    def publish_status(self) -> None:
+        """Ask the sender to publish the retained ``online`` status now (any thread)."""
+        with self._requests_lock:
+            self._status_due = True
+        self.notify()
 
     # ------------------------------------------------------------------ paho plumbing
 
@@ -124,9 +159,12 @@ class Uplink:
         }
         if state == "online":
             body.update(self.status_extra())
-        return make_envelope(self.site, self.kiosk, "status", body, None).to_json()
+            body["journal"] = dict(self.journal.counters)
+        return make_envelope(self.site, self.kiosk, "status", body, None,
+                             incarnation=self.journal.incarnation).to_json()
 
     def _new_client(self) -> None:
+        """Create (or replace) the client: only at start and on the sender thread."""
         old = self.client
         if old is not None:
             old.on_connect = old.on_disconnect = old.on_message = old.on_publish = None
@@ -135,6 +173,7 @@ class Uplink:
                 old.loop_stop()
             except Exception:  # the old client may already be broken; it is being replaced
                 log.exception("error while discarding the old MQTT client")
+        self._connected.clear()
         client = make_client(self.config.mqtt, self.config.client_id, clean_session=False)
         client.will_set(self._topic("status"), self._status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -150,15 +189,14 @@ class Uplink:
             log.warning("MQTT connection refused: %s", reason_code)
             return
         self.counters["connects"] += 1
+        self._synced.clear()
         client.subscribe([(self._topic("ack"), 1), (self._topic("cmd"), 1), (self._topic("config"), 1)])
         client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
-        moved = self.journal.mark_all_pending_backlog()
-        with self._inflight_lock:
-            self._inflight.clear()
-        self._live_cursor = self._backlog_cursor = 0
         self._last_traffic = time.monotonic()
+        with self._requests_lock:
+            self._connect_generation += 1  # the sender resets its cursors for the new session
         self._connected.set()
-        log.info("connected to %s:%s (%d records now backlog)", self.config.mqtt.host, self.config.mqtt.port, moved)
+        log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
         self.notify()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -175,40 +213,85 @@ class Uplink:
         kind = message.topic.rsplit("/", 1)[-1]
         try:
             data = json.loads(message.payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             self.counters["bad_downlink"] += 1
-            log.warning("ignored malformed %s message: %s", kind, error)
+            log.warning("ignored malformed %s message: %s", kind, str(error)[:200])
             return
         if kind == "ack":
             try:
                 ack = Ack.model_validate(data)
             except ValidationError as error:
                 self.counters["bad_downlink"] += 1
-                log.warning("ignored invalid ack: %s", error)
+                log.warning("ignored invalid ack: %s", str(error)[:300])
                 return
-            self._apply_ack(ack)
+            try:
+                self._apply_ack(ack)
+            except Exception:  # the journal may be briefly unwritable; the next ack covers the same records
+                log.exception("applying an ack failed")
         elif self.on_command is not None:
             self.on_command(kind, data)
 
     def _apply_ack(self, ack: Ack) -> None:
-        removed = self.journal.apply_ack(ack)
+        if (ack.site, ack.kiosk) != (self.site, self.kiosk):
+            self.counters["foreign_acks"] += 1
+            return
+        incarnation = ack.incarnation or self.journal.incarnation
+        if incarnation == self.journal.incarnation and ack.highest_seq > self.journal.last_seq():
+            self.journal.rotate_incarnation(
+                f"the hub holds sequence {ack.highest_seq} but this journal has issued only up to "
+                f"{self.journal.last_seq()}: it was restored from an older copy")
+            self.request_restart_cursors()
+        with self._inflight_lock:
+            published = {seq: event_id for (inc, seq), (_, event_id) in self._inflight.items() if inc == incarnation}
+        removed = self.journal.apply_ack(ack, published) if published else 0
         self.counters["acks"] += 1
         self.counters["acked_records"] += removed
         self.clock_offset_s = round((ack.ts - datetime.now(timezone.utc)).total_seconds(), 3)
         with self._inflight_lock:
-            for seq in [s for s in self._inflight if ack.covers(s)]:
-                del self._inflight[seq]
+            for seq in [seq for seq, event_id in published.items() if ack.covers(seq, event_id)]:
+                self._inflight.pop((incarnation, seq), None)
+        self._synced.set()
         self.notify()
 
-    # ------------------------------------------------------------------ sender
+    def request_restart_cursors(self) -> None:
+        """Ask the sender to read the outbox from the start again (records changed incarnation)."""
+        with self._requests_lock:
+            self._connect_generation += 1
+        self.notify()
+
+    # ------------------------------------------------------------------ sender (owns the client)
+
+    def _service_requests(self) -> None:
+        """Carry out what other threads asked for; called by the sender between passes."""
+        with self._requests_lock:
+            restart, self._restart_reason = self._restart_reason, None
+            generation = self._connect_generation
+            status_due, self._status_due = self._status_due, False
+        if restart is not None:
+            log.warning("restarting the MQTT connection: %s", restart)
+            self.counters["watchdog_restarts"] += 1
+            self._offline_since = time.monotonic()
+            self._new_client()
+        if generation != self._served_generation:
+            self._served_generation = generation
+            moved = self.journal.mark_all_pending_backlog()
+            with self._inflight_lock:
+                self._inflight.clear()
+            self._live_cursor = self._backlog_cursor = 0
+            self._connected_at = time.monotonic()
+            log.info("outbox re-read from the start (%d records now backlog)", moved)
+        if status_due and self._connected.is_set():
+            self.client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
 
     def _publish(self, record: JournalRecord, historical: bool) -> None:
+        incarnation = record.incarnation or self.journal.incarnation
         payload = encode_envelope(self.site, self.kiosk, record.kind, record.seq, record.event_id,
-                                  record.created_at, historical, record.body_json)
+                                  record.created_at, historical, record.body_json, incarnation)
         self.client.publish(self._topic(record.kind), payload, qos=1)
         with self._inflight_lock:
-            resent = record.seq in self._inflight
-            self._inflight[record.seq] = time.monotonic()
+            key = (incarnation, record.seq)
+            resent = key in self._inflight
+            self._inflight[key] = (time.monotonic(), record.event_id)
         self.counters["resent" if resent else "published"] += 1
 
     def _room(self) -> int:
@@ -248,23 +331,29 @@ class Uplink:
         # resend what the hub has not acknowledged in time
         deadline = time.monotonic() - self.config.outbox.resend_after_s
         with self._inflight_lock:
-            overdue = [seq for seq, at in self._inflight.items() if at < deadline][:batch]
-        still_pending = self.journal.get(overdue)
+            overdue = [key for key, (at, _) in self._inflight.items() if at < deadline][:batch]
+        still_pending = {(r.incarnation or self.journal.incarnation, r.seq): r
+                         for r in self.journal.get(seq for _, seq in overdue)}
         with self._inflight_lock:  # rows acked meanwhile are no longer in flight
-            for seq in set(overdue) - {record.seq for record in still_pending}:
-                self._inflight.pop(seq, None)
-        for record in still_pending:
-            self._publish(record, historical=record.backlog)
-            sent = True
+            for key in set(overdue) - set(still_pending):
+                self._inflight.pop(key, None)
+        for key in overdue:
+            record = still_pending.get(key)
+            if record is not None:
+                self._publish(record, historical=record.backlog)
+                sent = True
         return sent
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():
-            if not self._connected.is_set():
-                self._connected.wait(0.5)
-                continue
             try:
-                busy = self._send_once()
+                self._service_requests()
+                if not self._connected.is_set():
+                    busy = False
+                elif not self._synced.is_set() and time.monotonic() - self._connected_at < self.config.outbox.sync_wait_s:
+                    busy = False  # wait briefly for the hub's answer to our status (restored journals)
+                else:
+                    busy = self._send_once()
             except Exception:  # a broken pass must never end the sender; the journal keeps the records
                 log.exception("outbox pass failed; retrying")
                 busy = False
@@ -272,12 +361,7 @@ class Uplink:
                 with self._wake:
                     self._wake.wait(0.05 if self.config.outbox.backlog_rate_per_s else 0.5)
 
-    # ------------------------------------------------------------------ watchdog
-
-    def publish_status(self) -> None:
-        """Publish the retained ``online`` status now (outbox depth, devices, clock offset)."""
-        if self._connected.is_set():
-            self.client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
+    # ------------------------------------------------------------------ watchdog (requests only)
 
     def _watchdog_loop(self) -> None:
         wd = self.config.watchdog
@@ -286,22 +370,13 @@ class Uplink:
             now = time.monotonic()
             if now >= next_status:
                 next_status = now + wd.status_every_s
-                try:
-                    self.publish_status()
-                except Exception:  # a status is informational; the next one will follow
-                    log.exception("publishing the status failed")
+                self.publish_status()
             if self._connected.is_set():
                 with self._inflight_lock:
                     waiting = bool(self._inflight)
                 if waiting and now - self._last_traffic > wd.stuck_after_s:
-                    log.warning("connection looks stuck (no traffic for %.0f s); reconnecting", now - self._last_traffic)
-                    self.counters["watchdog_restarts"] += 1
                     self._last_traffic = now
-                    self._connected.clear()
-                    self._offline_since = now
-                    self._new_client()
+                    self.request_restart(f"connection looks stuck (no traffic for {wd.stuck_after_s:.0f} s)")
             elif now - self._offline_since > wd.offline_restart_after_s:
-                log.warning("offline for %.0f s; recreating the MQTT client", now - self._offline_since)
-                self.counters["watchdog_restarts"] += 1
                 self._offline_since = now
-                self._new_client()
+                self.request_restart(f"offline for more than {wd.offline_restart_after_s:.0f} s")

@@ -25,6 +25,7 @@ carries ``seq = null`` and is never acknowledged (the newest retained one wins).
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from datetime import datetime, timezone
@@ -47,31 +48,47 @@ UPLINK_KINDS = (*RECORD_KINDS, "status")
 DOWNLINK_KINDS = ("ack", "config", "cmd")
 #: Payloads larger than this are rejected by the hub before parsing (configurable there).
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+#: JSON nested deeper than this is refused before validation (a real exam is 4 levels deep);
+#: it keeps recursive code downstream (validation, canonical JSON, storage) out of reach of
+#: hostile nesting such as ``[`` × 5000 (issue 10, defect 1). Configurable at the hub.
+DEFAULT_MAX_JSON_DEPTH = 32
 
 ID_PATTERN = r"^[a-z0-9-]+$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
+Incarnation = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$", min_length=1, max_length=64)]
 _TOPIC_RE = re.compile(r"^ohs/v1/([a-z0-9-]+)/([a-z0-9-]+)/([a-z]+)$")
 
 ExamType = Literal["pre_shift", "post_shift", "pre_trip", "post_trip", "in_shift"]
 Outcome = Literal["admitted", "not_admitted", "needs_medic"]
 
 
-class ContractError(ValueError):
-    """A message that does not follow the wire contract; ``reason`` is for the dead-letter table."""
+#: Dead-letter categories: the ``code`` of a :class:`ContractError` (counted by the hub).
+ERROR_CODES = ("oversized", "not_utf8", "bad_json", "too_deep", "not_finite", "unknown_version", "bad_topic",
+               "topic_mismatch", "invalid_fields")
 
-    def __init__(self, reason: str):
+
+class ContractError(ValueError):
+    """A message that does not follow the wire contract.
+
+    ``reason`` is the sentence for the dead-letter table; ``code`` its category (one of
+    :data:`ERROR_CODES`), so counters never depend on the wording of the reason.
+    """
+
+    def __init__(self, reason: str, code: str = "invalid_fields"):
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and ±Infinity are not measurements: refused everywhere on the wire (issue 10, defect 6)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Open(BaseModel):
     """Bodies accept additional fields so newer kiosks can add without breaking older hubs."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- topics
@@ -80,10 +97,10 @@ class _Open(BaseModel):
 def topic(site: str, kiosk: str, kind: str) -> str:
     """The topic for ``kind`` of one kiosk; raises ContractError on a bad id or kind."""
     if kind not in UPLINK_KINDS + DOWNLINK_KINDS:
-        raise ContractError(f"unknown message kind {kind!r}")
+        raise ContractError(f"unknown message kind {kind!r}", "bad_topic")
     for name, value in (("site", site), ("kiosk", kiosk)):
         if not re.match(ID_PATTERN, value or ""):
-            raise ContractError(f"{name} id {value!r} must match [a-z0-9-]+")
+            raise ContractError(f"{name} id {value!r} must match [a-z0-9-]+", "bad_topic")
     return f"{TOPIC_ROOT}/{site}/{kiosk}/{kind}"
 
 
@@ -91,7 +108,7 @@ def parse_topic(name: str) -> tuple[str, str, str]:
     """``ohs/v1/{site}/{kiosk}/{kind}`` -> (site, kiosk, kind); ContractError otherwise."""
     match = _TOPIC_RE.match(name)
     if not match or match.group(3) not in UPLINK_KINDS + DOWNLINK_KINDS:
-        raise ContractError(f"topic {name!r} is not ohs/v1/{{site}}/{{kiosk}}/{{kind}}")
+        raise ContractError(f"topic {name!r} is not ohs/v1/{{site}}/{{kiosk}}/{{kind}}", "bad_topic")
     return match.group(1), match.group(2), match.group(3)
 
 
@@ -212,6 +229,12 @@ class Envelope(_Strict):
     site: Identifier
     kiosk: Identifier
     seq: int | None = Field(ge=1, le=2**63 - 1, description="per-kiosk record sequence; null for status")
+    incarnation: Incarnation | None = Field(
+        default=None,
+        description="the identity of the kiosk journal that issued seq: created with the journal, new when it is "
+        "lost or restored from an older copy; the hub keys records by (site, kiosk, incarnation, seq). "
+        "Absent only from kiosks older than the field (they share one legacy incarnation).",
+    )
     event_id: uuid.UUID
     ts: AwareDatetime = Field(description="the kiosk's clock when the record was made")
     historical: bool = Field(default=False, description="true when replayed from backlog")
@@ -240,6 +263,11 @@ class Envelope(_Strict):
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True, exclude_none=False).encode("utf-8")
 
+    @property
+    def incarnation_key(self) -> str:
+        """The incarnation as the hub keys it ('' for kiosks that predate the field)."""
+        return self.incarnation or ""
+
 
 def make_envelope(
     site: str,
@@ -251,6 +279,7 @@ def make_envelope(
     event_id: uuid.UUID | str | None = None,
     ts: datetime | None = None,
     historical: bool = False,
+    incarnation: str | None = None,
 ) -> Envelope:
     """Build and validate an envelope (raises pydantic ValidationError on a bad body)."""
     if isinstance(body, BaseModel):
@@ -261,6 +290,7 @@ def make_envelope(
             "site": site,
             "kiosk": kiosk,
             "seq": seq,
+            "incarnation": incarnation,
             "event_id": str(event_id or uuid.uuid4()),
             "ts": (ts or datetime.now(timezone.utc)).isoformat(),
             "historical": historical,
@@ -271,15 +301,16 @@ def make_envelope(
 
 
 def encode_envelope(site: str, kiosk: str, kind: str, seq: int | None, event_id: str, ts: str,
-                    historical: bool, body_json: str) -> bytes:
+                    historical: bool, body_json: str, incarnation: str | None = None) -> bytes:
     """Serialise an envelope around a body that was already validated and stored as JSON text.
 
     The kiosk validates each body once, when it journals it (``KioskAgent.record``); publishing
     (and re-publishing) it must not pay for validation again. The output parses to the same
     envelope as :func:`make_envelope` (a test holds them equal).
     """
-    head = json.dumps({"schema": SCHEMA_VERSION, "site": site, "kiosk": kiosk, "seq": seq, "event_id": event_id,
-                       "ts": ts, "historical": historical, "kind": kind}, ensure_ascii=False, separators=(",", ":"))
+    head = json.dumps({"schema": SCHEMA_VERSION, "site": site, "kiosk": kiosk, "seq": seq, "incarnation": incarnation,
+                       "event_id": event_id, "ts": ts, "historical": historical, "kind": kind},
+                      ensure_ascii=False, separators=(",", ":"))
     return (head[:-1] + ',"body":' + body_json + "}").encode("utf-8")
 
 
@@ -297,37 +328,92 @@ def parse_uplink(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_P
     return parse_uplink_raw(topic_name, payload, max_bytes)[0]
 
 
-def parse_uplink_raw(topic_name: str, payload: bytes,
-                     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[Envelope, dict]:
+def _refuse_constant(name: str) -> Any:
+    raise ContractError(f"payload is not finite JSON: {name} is not a number the contract accepts", "not_finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ContractError(f"payload is not finite JSON: {text[:40]} overflows to infinity", "not_finite")
+    return value
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and objects, counting stops once past ``limit``.
+
+    Iterative, so hostile nesting cannot exhaust the interpreter's stack.
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict:
+    """Decode a JSON object from UTF-8 bytes, refusing NaN/±Infinity and nesting past ``max_depth``.
+
+    Raises :class:`ContractError` (never RecursionError or a decoder error) naming the problem.
+    """
+    try:
+        data = json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except UnicodeDecodeError as error:
+        raise ContractError(f"payload is not UTF-8: {error.reason} at byte {error.start}", "not_utf8") from None
+    except json.JSONDecodeError as error:
+        raise ContractError(f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}",
+                            "bad_json") from None
+    except RecursionError:
+        raise ContractError(f"payload nests deeper than {max_depth} levels", "too_deep") from None
+    except ContractError:
+        raise
+    except ValueError as error:  # e.g. an integer literal longer than Python's 4300-digit limit
+        raise ContractError(f"payload is not JSON the hub can read: {str(error)[:120]}", "bad_json") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"payload must be a JSON object, got {type(data).__name__}", "bad_json")
+    if json_depth(data, max_depth) > max_depth:
+        raise ContractError(f"payload nests deeper than {max_depth} levels", "too_deep")
+    return data
+
+
+def parse_uplink_raw(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+                     max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> tuple[Envelope, dict]:
     """Validate one kiosk -> hub message; returns it with its body exactly as received (for signatures).
 
     Raises :class:`ContractError` with a reason naming what is wrong: oversized, not UTF-8,
-    not JSON, unknown schema version, a field of the wrong type, or a topic that does not
-    match the envelope's site/kiosk/kind (a kiosk may publish only its own topics).
+    not JSON, nested too deeply, NaN/Infinity, unknown schema version, a field of the wrong
+    type, or a topic that does not match the envelope's site/kiosk/kind (a kiosk may publish
+    only its own topics).
     """
     if len(payload) > max_bytes:
-        raise ContractError(f"oversized payload: {len(payload)} bytes > limit {max_bytes}")
+        raise ContractError(f"oversized payload: {len(payload)} bytes > limit {max_bytes}", "oversized")
     site, kiosk, kind = parse_topic(topic_name)
     if kind not in UPLINK_KINDS:
-        raise ContractError(f"kind {kind!r} is not a kiosk -> hub message")
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ContractError(f"payload is not UTF-8: {error.reason} at byte {error.start}") from None
-    except json.JSONDecodeError as error:
-        raise ContractError(f"payload is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    if not isinstance(data, dict):
-        raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
+        raise ContractError(f"kind {kind!r} is not a kiosk -> hub message", "bad_topic")
+    data = load_json_object(payload, max_depth)
     version = data.get("schema")
     if version != SCHEMA_VERSION:
-        raise ContractError(f"unknown schema version {version!r}; this hub understands {SCHEMA_VERSION}")
+        raise ContractError(f"unknown schema version {version if isinstance(version, (int, type(None))) else repr(str(version)[:40])}; this hub understands {SCHEMA_VERSION}",
+                            "unknown_version")
     try:
         envelope = Envelope.model_validate(data)
     except ValidationError as error:
-        raise ContractError(f"invalid {kind} message: {_describe(error)}") from None
+        reason = f"invalid {kind} message: {_describe(error)}"
+        code = "not_finite" if any(p["type"] == "finite_number" for p in error.errors()) else "invalid_fields"
+        raise ContractError(reason, code) from None
     if (envelope.site, envelope.kiosk, envelope.kind) != (site, kiosk, kind):
         raise ContractError(
-            f"envelope says {envelope.site}/{envelope.kiosk}/{envelope.kind} but arrived on topic {topic_name}"
+            f"envelope says {envelope.site}/{envelope.kiosk}/{envelope.kind} but arrived on topic {topic_name}",
+            "topic_mismatch",
         )
     return envelope, data["body"]
 
@@ -342,20 +428,38 @@ class Ack(_Strict):
     ranges ``[first, last]`` above ``through_seq`` (live records overtake backlog, so the
     hub can hold later records while earlier ones are still on their way). ``gaps``: the
     missing ranges below the highest stored sequence, for diagnostics.
+
+    ``incarnation``: the journal incarnation these sequences belong to; a kiosk applies an
+    ack only to records of that incarnation. ``contested``: sequences for which the hub holds
+    more than one record (another event id arrived under the same sequence, e.g. from a
+    spoofing client or a restored journal), each with the event ids held; a kiosk treats such
+    a sequence as stored only when its own event id is listed (an ack never covers a record
+    stored under another identity — issue 10, defect 2).
     """
 
     schema_version: Literal[1] = Field(alias="schema", default=1)
     site: Identifier
     kiosk: Identifier
+    incarnation: Incarnation | None = None
     through_seq: int = Field(ge=0)
     ranges: list[tuple[int, int]] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
+    contested: dict[int, list[str]] = Field(default_factory=dict)
     ts: AwareDatetime
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    def covers(self, seq: int) -> bool:
+    def covers(self, seq: int, event_id: str | None = None) -> bool:
+        """Does the ack say this record is stored? With ``event_id``, contested sequences count
+        only when the hub lists that event id among those it holds."""
+        if seq in self.contested:
+            return event_id is not None and event_id in self.contested[seq]
         return seq <= self.through_seq or any(first <= seq <= last for first, last in self.ranges)
+
+    @property
+    def highest_seq(self) -> int:
+        """The highest sequence the hub holds for this incarnation."""
+        return max([self.through_seq, *(last for _, last in self.ranges), *self.contested])
 
 
 class ConfigMessage(_Open):

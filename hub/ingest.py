@@ -4,27 +4,43 @@ One paho client on a persistent session (fixed client id, ``clean_session = Fals
 subscribes to ``ohs/v1/#`` with QoS 1 and *manual* PUBACKs: a message is PUBACKed to the
 broker only after the batch that holds it has been committed, so a hub killed mid-batch
 gets those messages again from the broker. After the commit the hub publishes, to each
-kiosk concerned, an ``ack`` listing what is stored (``hub.sequences``). Anything that
-does not follow the wire contract is dead-lettered with its reason and counted; nothing
-a kiosk sends can stop the ingest.
+kiosk concerned, an ``ack`` listing what is stored (``hub.sequences``).
+
+What no message can do (issue 10):
+
+* stop the ingest — anything that does not follow the wire contract is dead-lettered with
+  its reason code and counted; any other exception while handling one message dead-letters
+  that message alone, and the rest of its batch is stored and acknowledged;
+* be acknowledged unstored — acks name the journal *incarnation* and list contested
+  sequences by event id, so a sequence held by another record never acks this one;
+* make a store fault permanent — a refused commit (disk full, I/O error, locked database)
+  is retried with backoff until it goes through; health says ``degraded`` with the reason,
+  and reports a stall while messages wait without progress.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, parse_uplink_raw, topic
+from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, Envelope, parse_uplink_raw, topic
 from firmware_bridges.mqtt_settings import make_client
 from hub.config import HubConfig
 from hub.sequences import SequenceRanges
-from hub.store import Store, utc_now
+from hub.store import BatchResult, Store, utc_now
 
 log = logging.getLogger("hub.ingest")
+
+#: How many contested sequences one ack lists besides those of the batch that triggered it.
+ACK_CONTESTED_RECENT = 64
+
+Key = tuple[str, str, str]  # site, kiosk, journal incarnation ('' for kiosks older than incarnations)
 
 
 @dataclass(frozen=True)
@@ -37,23 +53,30 @@ class Incoming:
     received_at: str
 
 
-def reason_category(reason: str) -> str:
-    """A short counter name for a dead-letter reason."""
-    for prefix, name in (
-        ("oversized", "oversized"),
-        ("payload is not UTF-8", "not_utf8"),
-        ("payload is not JSON", "bad_json"),
-        ("payload must be a JSON object", "bad_json"),
-        ("unknown schema version", "unknown_version"),
-        ("topic ", "bad_topic"),
-        ("envelope says", "topic_mismatch"),
-        ("invalid ", "invalid_fields"),
-        ("sequence ", "conflict"),
-        ("event id ", "conflict"),
-    ):
-        if reason.startswith(prefix):
-            return name
-    return "other"
+@dataclass
+class Parsed:
+    """A message that passed the contract, with where it came from (for dead-lettering it alone)."""
+
+    envelope: Envelope
+    raw_body: dict
+    item: Incoming
+
+    @property
+    def entry(self) -> tuple[Envelope, str, dict]:
+        return self.envelope, self.item.received_at, self.raw_body
+
+
+class StoreFault(Exception):
+    """The store refused a commit for a reason outside the message (disk, I/O, lock)."""
+
+
+def is_store_fault(error: BaseException) -> bool:
+    """Faults of the storage, which clear by themselves (disk freed, lock released), as opposed
+    to a message the code cannot store (a bug or a hostile input), which is dead-lettered."""
+    if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                          sqlite3.DataError)):
+        return False
+    return isinstance(error, (sqlite3.Error, OSError, MemoryError))
 
 
 class Ingest:
@@ -63,9 +86,17 @@ class Ingest:
         self.queue: "queue.Queue[Incoming]" = queue.Queue()
         self.counters: Counter = Counter()
         self.dead_letter_reasons: Counter = Counter()
-        self.sequences: dict[tuple[str, str], SequenceRanges] = {
+        self.sequences: dict[Key, SequenceRanges] = {
             key: SequenceRanges(ranges) for key, ranges in store.stored_sequences().items()
         }
+        self.contested: dict[Key, dict[int, set[str]]] = store.contested_sequences()
+        for key, seqs in self.contested.items():
+            for seq in seqs:
+                self.sequences.setdefault(key, SequenceRanges()).discard(seq)
+        self.fault: dict | None = None  # the store fault being retried, while it lasts
+        self._last_progress = time.monotonic()
+        self._pending_batch = 0  # messages of the batch being stored (or retried)
+        self._next_gap_check = 0.0
         self._generation = 0
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -101,6 +132,30 @@ class Ingest:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> dict:
+        """``ok`` or ``degraded`` with every problem that lasts right now (and since when)."""
+        problems = []
+        if not self.connected:
+            problems.append({"code": "mqtt_disconnected", "message": "the hub is not connected to the broker; "
+                             "it reconnects by itself"})
+        if self.fault is not None:
+            problems.append({"code": "store_fault", **self.fault})
+        waiting = self.queue.qsize() + self._pending_batch
+        idle_s = time.monotonic() - self._last_progress
+        if waiting and idle_s > self.config.ingest.stall_after_s:
+            problems.append({"code": "stalled", "message": f"{waiting} messages wait and nothing was stored for "
+                             f"{idle_s:.0f} s", "waiting": waiting, "seconds_without_progress": round(idle_s, 1)})
+        return {"status": "degraded" if problems else "ok", "problems": problems, "waiting": waiting}
+
+    def _set_fault(self, error: BaseException, retries: int) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        if self.fault is None or self.fault["message"] != reason:
+            log.error("the store refused a batch (%s); retrying until it goes through", reason)
+        since = self.fault["since"] if self.fault else utc_now()
+        self.fault = {"message": reason, "since": since, "retries": retries}
 
     # ------------------------------------------------------------------ paho callbacks
 
@@ -144,47 +199,156 @@ class Ingest:
         while not self._stop.is_set():
             batch = self._next_batch()
             if not batch:
+                self._last_progress = time.monotonic()  # nothing waits: idle is not a stall
+                self._maybe_flag_gaps()
                 continue
             try:
                 self.process(batch)
-            except Exception:  # the store failed (disk?): no PUBACK, so the broker will redeliver
-                log.exception("storing a batch of %d messages failed; it will be redelivered", len(batch))
-                self.counters["store_failures"] += 1
-                time.sleep(1.0)
+            except StoreFault:  # only when stopping mid-retry: not PUBACKed, so the broker redelivers
+                return
+            except Exception:  # a bug outside any one message: keep the writer alive, say so loudly
+                log.exception("handling a batch of %d messages failed; they will be redelivered", len(batch))
+                self.counters["batch_failures"] += 1
+            self._maybe_flag_gaps()
+
+    def _maybe_flag_gaps(self) -> None:
+        now = time.monotonic()
+        if now < self._next_gap_check:
+            return
+        self._next_gap_check = now + self.config.evidence.gap_check_every_s
+        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=self.config.evidence.gap_after_s)).isoformat()
+        try:
+            flagged = self.store.flag_chain_gaps(cutoff)
+        except Exception as error:  # the store is down; the retry loop reports it, and this runs again
+            log.warning("flagging chain gaps failed: %s", error)
+            return
+        if flagged:
+            self.counters["chain_gaps_flagged"] += flagged
+            log.warning("%d exams still miss their chain predecessor after %.0f s: flagged 'gap'", flagged,
+                        self.config.evidence.gap_after_s)
 
     def process(self, batch: list[Incoming]) -> None:
-        """Validate, store in one transaction, then PUBACK and publish acks."""
-        valid, rejected = [], []
-        for item in batch:
-            self.counters["received"] += 1
-            try:
-                if item.topic.rsplit("/", 1)[-1] in DOWNLINK_KINDS:
-                    continue  # our own acks/config/cmd come back through ohs/v1/#
-                envelope, raw_body = parse_uplink_raw(item.topic, item.payload, self.config.ingest.max_payload_bytes)
-            except ContractError as error:
-                rejected.append((item.topic, item.payload, error.reason))
-                continue
-            valid.append((envelope, item.received_at, raw_body))
-        result = self.store.commit_batch(valid, rejected)
+        """Validate, store in one transaction (retried while the store is faulty), then PUBACK and ack."""
+        self._pending_batch = len(batch)
+        parsed, rejected = self._parse(batch)
+        result = self._store_with_retry(parsed, rejected)
+        self._pending_batch = 0
+        self._last_progress = time.monotonic()
         # durable now: PUBACK the broker, then tell kiosks what is stored
         current = self._generation
         for item in batch:
             if item.qos > 0 and item.generation == current:
                 self.client.ack(item.mid, item.qos)
+        self._account(result, rejected)
+        for key, seqs in result.touched.items():
+            self.publish_ack(*key, batch_seqs=seqs)
+
+    def _parse(self, batch: list[Incoming]) -> tuple[list[Parsed], list[tuple[str, bytes, str, str]]]:
+        parsed, rejected = [], []
+        for item in batch:
+            self.counters["received"] += 1
+            try:
+                if item.topic.rsplit("/", 1)[-1] in DOWNLINK_KINDS:
+                    continue  # our own acks/config/cmd come back through ohs/v1/#
+                envelope, raw_body = parse_uplink_raw(item.topic, item.payload, self.config.ingest.max_payload_bytes,
+                                                      self.config.ingest.max_json_depth)
+            except ContractError as error:
+                rejected.append((item.topic, item.payload, error.reason, error.code))
+                continue
+            except Exception as error:  # noqa: BLE001 — one message must never stop the others
+                log.exception("unexpected error validating a message on %s", item.topic[:200])
+                rejected.append((item.topic, item.payload, f"internal error while validating: "
+                                 f"{type(error).__name__}: {str(error)[:200]}", "internal_error"))
+                continue
+            parsed.append(Parsed(envelope, raw_body, item))
+        return parsed, rejected
+
+    def _store_with_retry(self, parsed: list[Parsed], rejected: list) -> BatchResult:
+        delay, retries = self.config.ingest.store_retry_initial_s, 0
+        while True:
+            try:
+                result = self._store(parsed, rejected)
+            except StoreFault as fault:
+                error = fault.__cause__ or fault
+                retries += 1
+                self.counters["store_failures"] += 1
+                self._set_fault(error, retries)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, self.config.ingest.store_retry_max_s)
+                continue
+            if self.fault is not None:
+                log.warning("the store accepts commits again after %d retries (%s)", retries, self.fault["message"])
+                self.fault = None
+            return result
+
+    def _store(self, parsed: list[Parsed], rejected: list) -> BatchResult:
+        """Commit the batch; if one message in it cannot be stored, store the others and
+        dead-letter that one alone."""
+        try:
+            return self.store.commit_batch([p.entry for p in parsed], rejected)
+        except Exception as error:
+            if is_store_fault(error):
+                raise StoreFault(str(error)) from error
+            log.warning("a batch of %d failed (%s: %s); storing its messages one by one", len(parsed),
+                        type(error).__name__, error)
+        merged = self._commit_isolated([], rejected, None)
+        for one in parsed:
+            result = self._commit_isolated([one.entry], [], one)
+            merged.stored += result.stored
+            merged.duplicates += result.duplicates
+            merged.dead_lettered += result.dead_lettered
+            merged.conflicts += result.conflicts
+            merged.contested += result.contested
+            for key, seqs in result.touched.items():
+                merged.touched.setdefault(key, set()).update(seqs)
+        return merged
+
+    def _commit_isolated(self, entries: list, rejected: list, culprit: Parsed | None) -> BatchResult:
+        try:
+            return self.store.commit_batch(entries, rejected)
+        except Exception as error:
+            if is_store_fault(error):
+                raise StoreFault(str(error)) from error
+            if culprit is None:
+                raise  # dead-lettering itself failed for a reason not of the store: a bug, surfaced
+            reason = f"internal error while storing: {type(error).__name__}: {str(error)[:200]}"
+            log.exception("could not store a message from %s; dead-lettered", culprit.item.topic[:200])
+            try:
+                return self.store.commit_batch([], [(culprit.item.topic, culprit.item.payload, reason,
+                                                     "internal_error")])
+            except Exception as again:
+                if is_store_fault(again):
+                    raise StoreFault(str(again)) from again
+                raise
+
+    def _account(self, result: BatchResult, rejected: list) -> None:
         for envelope in result.stored:
-            self.sequences.setdefault((envelope.site, envelope.kiosk), SequenceRanges()).add(envelope.seq)
+            key = (envelope.site, envelope.kiosk, envelope.incarnation_key)
+            if envelope.seq not in self.contested.get(key, {}):
+                self.sequences.setdefault(key, SequenceRanges()).add(envelope.seq)
             self.counters[f"stored_{envelope.kind}"] += 1
+        for site, kiosk, incarnation, seq, _ in result.contested:
+            key = (site, kiosk, incarnation)
+            self.contested.setdefault(key, {})[seq] = self.store.held_event_ids(site, kiosk, incarnation, seq)
+            self.sequences.setdefault(key, SequenceRanges()).discard(seq)
         self.counters["stored"] += len(result.stored)
         self.counters["duplicates"] += result.duplicates
         self.counters["dead_lettered"] += result.dead_lettered
-        for reason in [r for _, _, r in rejected] + result.conflicts:
-            self.dead_letter_reasons[reason_category(reason)] += 1
-            log.warning("dead-lettered: %s", reason)
-        for site, kiosk in result.touched:
-            self.publish_ack(site, kiosk)
+        self.counters["conflicts"] += len(result.conflicts)
+        for _, _, reason, code in rejected:
+            self.dead_letter_reasons[code] += 1
+            log.warning("dead-lettered (%s): %s", code, reason[:300])
+        for code, reason in result.conflicts:
+            self.dead_letter_reasons[code] += 1
+            log.warning("conflict kept for an admin (%s): %s", code, reason)
 
-    def publish_ack(self, site: str, kiosk: str) -> None:
-        ranges = self.sequences.get((site, kiosk)) or SequenceRanges()
-        ack = ranges.ack(site, kiosk, self.config.ingest.ack_ranges_max)
+    def publish_ack(self, site: str, kiosk: str, incarnation: str = "", batch_seqs: set[int] | None = None) -> None:
+        key = (site, kiosk, incarnation)
+        ranges = self.sequences.get(key) or SequenceRanges()
+        contested = self.contested.get(key, {})
+        listed = set(sorted(contested)[-ACK_CONTESTED_RECENT:]) | (set(batch_seqs or ()) & set(contested))
+        ack = ranges.ack(site, kiosk, self.config.ingest.ack_ranges_max, incarnation=incarnation,
+                         contested={seq: sorted(contested[seq]) for seq in sorted(listed)})
         self.client.publish(topic(site, kiosk, "ack"), ack.model_dump_json(by_alias=True), qos=1)
         self.counters["acks_sent"] += 1

@@ -31,6 +31,15 @@ class SequenceRanges:
         else:
             ranges.insert(index + 1, [seq, seq])
 
+    def discard(self, seq: int) -> None:
+        """Remove one sequence (a contested one is acknowledged only by event id)."""
+        index = bisect.bisect_left(self.ranges, [seq + 1]) - 1
+        if index < 0 or not self.ranges[index][0] <= seq <= self.ranges[index][1]:
+            return
+        first, last = self.ranges[index]
+        pieces = [[a, b] for a, b in ((first, seq - 1), (seq + 1, last)) if a <= b]
+        self.ranges[index:index + 1] = pieces
+
     def __contains__(self, seq: int) -> bool:
         index = bisect.bisect_left(self.ranges, [seq + 1]) - 1
         return index >= 0 and self.ranges[index][0] <= seq <= self.ranges[index][1]
@@ -48,14 +57,19 @@ class SequenceRanges:
             expected = last + 1
         return result
 
-    def ack(self, site: str, kiosk: str, max_ranges: int = 64) -> Ack:
+    def ack(self, site: str, kiosk: str, max_ranges: int = 64, *, incarnation: str | None = None,
+            contested: dict[int, list[str]] | None = None) -> Ack:
+        """The ack for these ranges; ``contested`` sequences (kept out of the ranges) are listed
+        with the event ids the hub holds for them."""
         through = self.through
         above = [tuple(r) for r in (self.ranges[1:] if through else self.ranges)]
         return Ack(
             site=site,
             kiosk=kiosk,
+            incarnation=incarnation or None,
             through_seq=through,
             ranges=above[-max_ranges:],
             gaps=self.gaps()[-max_ranges:],
+            contested=contested or {},
             ts=datetime.now(timezone.utc),
         )

@@ -12,7 +12,7 @@ from hub.api import create_app
 from hub.broker import free_port, wait_listening
 from hub.config import HubConfig
 from hub.ingest import Ingest
-from hub.store import Store
+from hub.store import DeadLetterPolicy, Store
 
 log = logging.getLogger("hub")
 
@@ -21,7 +21,8 @@ class HubService:
     def __init__(self, config: HubConfig, *, with_api: bool = True):
         self.config = config
         self.store = Store(config.storage.path, synchronous=config.storage.synchronous,
-                           trust_on_first_use=config.evidence.trust_on_first_use)
+                           trust_on_first_use=config.evidence.trust_on_first_use,
+                           dead_letters=DeadLetterPolicy(**config.dead_letters.model_dump()))
         for entry in config.kiosks:
             self.store.register_key(entry.site, entry.kiosk, entry.public_key)
         self.ingest = Ingest(config, self.store)

@@ -55,8 +55,8 @@ def test_tls_passwords_and_acl(tmp_path):
     pki = _write_pki(tmp_path / "pki")
     passwd = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "hub", "hub-secret"], check=True)
-    for kiosk in ("kiosk-01", "kiosk-02"):
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), kiosk, f"{kiosk}-secret"], check=True)
+    for kiosk in ("kiosk-01", "kiosk-02"):  # usernames are "{site}/{kiosk}": the ACL binds both
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), f"plant-1/{kiosk}", f"{kiosk}-secret"], check=True)
     broker = start_mosquitto(tmp_path / "broker", extra_conf=(
         f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"
         f"cafile {pki['ca']}\ncertfile {pki['cert']}\nkeyfile {pki['key']}\n"))
@@ -66,18 +66,21 @@ def test_tls_passwords_and_acl(tmp_path):
         hconfig.mqtt = hconfig.mqtt.model_copy(update={"username": "hub", "password": "hub-secret", **tls})
         hub = HubService(hconfig).start(connect_timeout=10)
         kconfig = kiosk_config(tmp_path, broker)
-        kconfig.mqtt = kconfig.mqtt.model_copy(update={"username": "kiosk-01", "password": "kiosk-01-secret", **tls})
+        kconfig.mqtt = kconfig.mqtt.model_copy(update={"username": "plant-1/kiosk-01", "password": "kiosk-01-secret", **tls})
         kiosk = KioskAgent(kconfig).start()
         try:
             kiosk.record("exam", exam_body())
             wait_until(lambda: kiosk.journal.outbox_depth() == 0, message="exam over TLS, acked")
             # kiosk-01's credentials publishing as kiosk-02: the broker drops it (ACL)
-            spoof = make_client(MqttSettings(host=broker.host, port=broker.port, username="kiosk-01",
+            spoof = make_client(MqttSettings(host=broker.host, port=broker.port, username="plant-1/kiosk-01",
                                              password="kiosk-01-secret", **tls), "spoofer")
             spoof.connect(broker.host, broker.port)
             spoof.loop_start()
             forged = make_envelope("plant-1", "kiosk-02", "exam", exam_body("W66666"), 1)
             spoof.publish("ohs/v1/plant-1/kiosk-02/exam", forged.to_json(), qos=1).wait_for_publish(5)
+            # ... and as the same kiosk id at another site (issue 10, defect 4: the ACL binds the site too)
+            other_site = make_envelope("plant-2", "kiosk-01", "exam", exam_body("W77777"), 1)
+            spoof.publish("ohs/v1/plant-2/kiosk-01/exam", other_site.to_json(), qos=1).wait_for_publish(5)
             spoof.loop_stop()
             spoof.disconnect()
             # a wrong password and a client without the CA never get in
@@ -99,6 +102,7 @@ def test_tls_passwords_and_acl(tmp_path):
             time.sleep(1.0)
             assert hub.store.scalar("SELECT count(*) FROM exams") == 1
             assert hub.store.scalar("SELECT count(*) FROM exams WHERE kiosk = 'kiosk-02'") == 0
+            assert hub.store.scalar("SELECT count(*) FROM exams WHERE site = 'plant-2'") == 0
         finally:
             kiosk.stop()
             hub.stop()
