@@ -28,6 +28,7 @@ from edge_agent.admission import decide, load_rule_set
 from edge_agent.admission.models import Attempt, ExamInput
 from edge_agent.agent import KioskAgent
 from edge_agent.config import load_kiosk_config
+from edge_agent.journal import JournalFull, TelemetryShed
 from firmware_bridges.configfile import ConfigError
 from simulators import population
 
@@ -126,11 +127,22 @@ def run(config_path: str, exams: int | None, interval_s: float | None, telemetry
     try:
         while not stop.is_set() and (exams is None or made < exams):
             worker = workers[int(rng.integers(len(workers)))]
-            record = agent.record("exam", scripted_exam(rng, worker, rules))
+            exam = scripted_exam(rng, worker, rules)
+            while True:  # an exam is never dropped: with the disk full, wait until it can be journaled
+                try:
+                    record = agent.record("exam", exam)
+                    break
+                except JournalFull as error:
+                    log.error("exam for %s waits: %s", worker.worker_id, error)
+                    if stop.wait(1.0):
+                        return 1
             made += 1
             log.info("exam seq %d: %s", record.seq, worker.worker_id)
             if telemetry and time.monotonic() >= next_telemetry:
-                agent.record("telemetry", telemetry_batch(rng, config.identity.kiosk))
+                try:
+                    agent.record("telemetry", telemetry_batch(rng, config.identity.kiosk))
+                except TelemetryShed as shed:  # counted by the journal (telemetry_shed); exams keep their room
+                    log.warning("%s", shed)
                 next_telemetry = time.monotonic() + sim.telemetry_every_s
             stop.wait(interval)
         while not stop.is_set() and exams is not None and agent.journal.outbox_depth() > 0:

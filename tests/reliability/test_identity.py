@@ -127,3 +127,30 @@ def test_the_exam_after_a_tampered_one_settles_as_broken(tmp_path):
     status = lambda seq: store.scalar("SELECT chain_status FROM exams WHERE seq = ?", [seq])  # noqa: E731
     assert status(2) == "hash_mismatch"
     assert status(3) == "broken_link", "its successor no longer waits forever"
+
+
+def test_an_admin_lists_reads_and_resolves_conflicts_and_others_may_not(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from hub.api import create_app
+
+    ingest = make_ingest(tmp_path)
+    ingest.process(incoming([exam_wire(3, worker="W-SPOOF")]))
+    ingest.process(incoming([exam_wire(3, worker="W00042")], first_mid=2))
+    config = ingest.config.model_copy(update={"api": ingest.config.api.model_validate({"tokens": [
+        {"token": "admin-token-0123456789", "role": "admin", "name": "Admin A"},
+        {"token": "ohs-token-012345678901", "role": "ohs", "name": "OHS B"}]})})
+    client = TestClient(create_app(config, ingest.store, ingest))
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    assert client.get("/api/v1/conflicts", headers={"Authorization": "Bearer ohs-token-012345678901"}).status_code == 403
+    listed = client.get("/api/v1/conflicts", headers=admin).json()
+    assert listed["total"] == 1 and listed["items"][0]["code"] == "sequence_conflict"
+    one = client.get(f"/api/v1/conflicts/{listed['items'][0]['id']}", headers=admin).json()
+    assert one["payload"]["body"]["worker_id"] == "W00042" and one["held"]["event_id"] != one["event_id"]
+    done = client.post(f"/api/v1/conflicts/{one['id']}/resolve", headers=admin,
+                       json={"resolution": "forged", "note": "W-SPOOF record came from a test client"})
+    assert done.status_code == 200
+    assert client.post(f"/api/v1/conflicts/{one['id']}/resolve", headers=admin,
+                       json={"resolution": "forged", "note": "again"}).status_code == 409
+    assert client.get("/api/v1/conflicts", headers=admin).json()["total"] == 0
+    assert ingest.store.scalar("SELECT count(*) FROM audit_log WHERE action = 'resolve_conflict'") == 1
