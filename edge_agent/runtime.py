@@ -1,13 +1,18 @@
 """The kiosk runtime: KioskAgent + DeviceSupervisor + exam Workflow + screen + telemetry.
 
 One asyncio loop holds the supervisor, the workflow and the screen's web server
-(uvicorn); the agent's uplink runs its own threads (paho). Wiring:
+(uvicorn); the agent's uplink runs its own threads (paho), and every durable write (journal
+appends, the exams in progress, roster updates) runs off the loop — journal appends and the
+exam state in order on the agent's writer thread (``KioskAgent.writer``), so a slow fsync
+never freezes the screen or the BLE links. Wiring:
 
 * the supervisor's health goes into every status message (``status_extra``), and a device
   that turns faulty becomes a ``device_fault`` event record;
 * environmental readings (``on_environment``) are batched into one telemetry record every
   ``[environment] telemetry_every_s``; alarms (smoke, noise over the limit) become event
   records at once (at most one per device per ``alarm_repeat_s``);
+* exams in progress are kept in the journal's file (``edge_agent.exam_state``) and resumed
+  by the workflow when the kiosk starts again;
 * the hub's ``cmd`` topic: ``roster_update`` updates the cached roster, ``medic_decision``
   is recorded as an event and shown on the screen; a command that cannot be applied is
   recorded as a ``command_rejected`` event with the reason (never silently dropped).
@@ -33,6 +38,7 @@ from edge_agent.admission import DEFAULT_RULES_PATH, RuleSetError, load_rule_set
 from edge_agent.agent import KioskAgent
 from edge_agent.config import KioskConfig
 from edge_agent.devices import DeviceSupervisor, EnvironmentLimits, environment_alarm, environment_to_telemetry
+from edge_agent.exam_state import ExamStateStore
 from edge_agent.roster import Roster, RosterError
 from edge_agent.workflow import ScreenSettings, SystemClock, Workflow, WorkflowSettings
 from edge_agent.workflow.clock import Clock
@@ -139,12 +145,14 @@ class KioskRuntime:
         self.roster = Roster(roster_path)
         self.supervisor = DeviceSupervisor(config.devices, ble_backend=ble_backend)
         self.agent = KioskAgent(config, status_extra=self._status_extra, on_command=self._on_command)
+        self.exam_state = ExamStateStore(config.journal.path, synchronous=config.journal.synchronous)
         self.printer = self._make_printer()
         self.workflow: Workflow | None = None
         self.url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server = None
         self._tasks: list[asyncio.Task] = []
+        self._command_tasks: set[asyncio.Task] = set()
         self._env: list[tuple[str, Reading]] = []
         self._last_alarm: dict[str, float] = defaultdict(lambda: float("-inf"))
         self.commands: dict[str, int] = defaultdict(int)
@@ -175,7 +183,8 @@ class KioskRuntime:
         self.agent.start()
         s = self.settings
         self.workflow = Workflow(devices=self.supervisor, rules=self.rules, roster=self.roster,
-                                 record=self.agent.record, clock=self.clock, settings=s.workflow,
+                                 record=self.agent.record, writer=self.agent.writer, state=self.exam_state,
+                                 clock=self.clock, settings=s.workflow,
                                  printer=self.printer, site=self.config.identity.site,
                                  kiosk=self.config.identity.kiosk, slip_width=s.slip.width_chars,
                                  slip_timezone=s.slip.timezone)
@@ -205,11 +214,12 @@ class KioskRuntime:
         for task in self._tasks:
             if task.get_name() != "screen":
                 task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._command_tasks, return_exceptions=True)
         self._tasks = []
         self._flush_telemetry()
         await self.supervisor.stop()
-        await asyncio.to_thread(self.agent.stop)
+        await asyncio.to_thread(self.agent.stop)  # carries out the writes still handed over first
+        self.exam_state.close()
         self.roster.close()
 
     # ------------------------------------------------------------------ status, health, environment
@@ -239,21 +249,30 @@ class KioskRuntime:
             self._flush_telemetry()
 
     def _flush_telemetry(self) -> None:
+        """Hand the batch to the writer thread (never journaled on the loop)."""
         batch, self._env = self._env, []
         if not batch:
             return
         for start in range(0, len(batch), 5000):
             try:
-                self.agent.record("telemetry", environment_to_telemetry(batch[start:start + 5000],
-                                                                         self.supervisor.zones()))
+                body = environment_to_telemetry(batch[start:start + 5000], self.supervisor.zones())
+                self.agent.writer.submit(self._record_now, "telemetry", body)
             except Exception:
                 log.exception("telemetry batch of %d readings could not be recorded", len(batch))
 
     def _record_event(self, body: dict) -> None:
+        """Called on the loop (device callbacks, commands): journaled on the writer thread."""
         try:
-            self.agent.record("event", body)
+            self.agent.writer.submit(self._record_now, "event", body)
+        except RuntimeError:  # the writer is closed: the kiosk is stopping
+            log.error("event could not be recorded (kiosk stopping): %s", body.get("type"))
+
+    def _record_now(self, kind: str, body: dict) -> None:
+        """On the writer thread."""
+        try:
+            self.agent.record(kind, body)
         except Exception:
-            log.exception("event could not be recorded: %s", body.get("type"))
+            log.exception("%s record could not be recorded: %s", kind, body.get("type", ""))
 
     # ------------------------------------------------------------------ commands from the hub
 
@@ -262,9 +281,14 @@ class KioskRuntime:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self.handle_command, kind, data)
+        loop.call_soon_threadsafe(self._spawn_command, kind, data)
 
-    def handle_command(self, kind: str, data: Any) -> None:
+    def _spawn_command(self, kind: str, data: Any) -> None:
+        task = asyncio.create_task(self.handle_command(kind, data), name="hub-command")
+        self._command_tasks.add(task)
+        task.add_done_callback(self._command_tasks.discard)
+
+    async def handle_command(self, kind: str, data: Any) -> None:
         if kind != "cmd":
             self.commands[f"ignored_{kind}"] += 1
             return
@@ -276,7 +300,7 @@ class KioskRuntime:
             return
         try:
             if command.type == "roster_update":
-                result = self.roster.apply_update(command.args)
+                result = await asyncio.to_thread(self.roster.apply_update, command.args)  # a durable write
                 log.info("roster updated: %s", result)
             elif command.type == "medic_decision":
                 if self.workflow is not None:

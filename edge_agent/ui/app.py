@@ -5,11 +5,13 @@ the network); ``GET /api/state`` what to show now (the workflow's snapshot: scre
 countdowns from the workflow's clock, device health, notices); ``POST /api/action`` a tap
 (``{"action": "answer", "value": true}``). Both run on the event loop of the workflow
 (``async def``), so they never race it. Unknown actions are refused with 422 and a
-reason; nothing a browser sends can crash the workflow.
+reason; nothing a browser sends can crash the workflow. The kiosk status (outbox depth)
+reads the journal, whose lock a durable write can hold for a while: it is read off the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,7 @@ def create_app(workflow: Any, *, language: str = "ru", allow_badge_entry: bool =
         snap["language"] = language
         if status is not None:
             try:
-                snap["kiosk"] = status()
+                snap["kiosk"] = await asyncio.to_thread(status)
             except Exception as error:  # the screen must render even if the status source fails
                 snap["kiosk"] = {"error": str(error)}
         return JSONResponse(snap, headers={"Cache-Control": "no-store"})

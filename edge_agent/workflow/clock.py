@@ -62,9 +62,10 @@ class ManualClock:
                 return
             event = asyncio.Event()
             self._waiters.add(event)
-            try:
-                await asyncio.wait_for(event.wait(), min(delay, 1.0))
-            except asyncio.TimeoutError:
+            try:  # (not wait_for: on 3.11 it can swallow a cancellation, and the waiter lives on)
+                async with asyncio.timeout(min(delay, 1.0)):
+                    await event.wait()
+            except TimeoutError:
                 pass
             finally:
                 self._waiters.discard(event)

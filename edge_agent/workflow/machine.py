@@ -17,6 +17,17 @@ countdown (computed from the injected clock) and calls them back when it is due.
 next badge resumes the same exam. A worker who does not come back within
 ``retest_give_up_after_min`` of the due time is recorded as ``needs_medic``
 (``workflow.retest_missed``): a started exam is never lost and never admitted unfinished.
+
+Restarts: every exam with a measurement is kept in ``state``
+(:class:`edge_agent.exam_state.ExamStateStore`, a table in the journal's file) — written after
+each measurement round and when a re-test is scheduled, deleted once the exam record is
+journaled — and :meth:`Workflow.start` resumes them: a scheduled re-test keeps its stored due
+time (the countdown does not restart), an interrupted re-measurement is called back at once,
+an alcohol re-test whose window closed while the kiosk was down is finished by the rule set's
+``alcohol.window`` rule (the medic decides), an exam already in the journal is not recorded
+again. Durable writes (journal appends and these rows) never run on the event loop: they go,
+in order, through one writer thread (:class:`edge_agent.agent.SerialWriter`), and each state
+change is durable before the screen moves on.
 """
 
 from __future__ import annotations
@@ -29,8 +40,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from edge_agent.admission import Decision, ExamInput, IndividualNorm, RuleSet, decide
+from edge_agent.admission import Attempt, Decision, ExamInput, IndividualNorm, RuleSet, decide
 from edge_agent.admission.rules import GROUP_FIELDS
+from edge_agent.agent import SerialWriter
+from edge_agent.exam_state import ExamStateStore, StoredExam
 from edge_agent.roster import Roster
 from edge_agent.workflow import plan
 from edge_agent.workflow.clock import Clock
@@ -49,6 +62,9 @@ RETEST_MISSED = {
     "ru": "Повторное измерение не проведено: работник не вернулся к киоску. Решение принимает медицинский работник.",
     "en": "The re-test was not taken: the worker did not come back to the kiosk. The medical worker decides.",
 }
+#: The headline of an exam the workflow closes itself (as ``admission.messages.render_summary`` words it).
+NEEDS_MEDIC_HEADLINE = {"ru": "Ожидайте медицинского работника: требуется его решение.",
+                        "en": "Please wait for the medical worker, who must decide."}
 
 
 def short_name(full_name: str) -> str:
@@ -76,13 +92,43 @@ class ExamSession:
     due_at: datetime | None = None
     window_closes_at: datetime | None = None
     retest_kinds: frozenset[str] = frozenset()
+    retest_reason: str = "retest"  # what the call-back measures: "retest", or "remeasure" after a restart
     minute_zero: datetime | None = None  # when the first readings were taken: minute 0 of the rules
+    stored: StoredExam | None = None  # its row in the exam state store, once written
 
     def minute(self, now: datetime) -> float:
         """Minutes since the first readings (the admission rules time re-tests from there)."""
         if self.minute_zero is None:
             self.minute_zero = now
         return round((now - self.minute_zero).total_seconds() / 60.0, 3)
+
+    def to_state(self) -> dict:
+        """What a restart needs (JSON); the decision is recomputed from the attempts."""
+        return {"exam_id": self.exam_id, "exam_type": self.exam_type, "started_at": self.started_at.isoformat(),
+                "minute_zero": None if self.minute_zero is None else self.minute_zero.isoformat(),
+                "worker": {k: v for k, v in self.worker.items() if not k.startswith("_")},
+                "consent": self.consent, "answers": dict(self.answers),
+                "attempts": [a.model_dump(mode="json", exclude_unset=True) | {"minute": a.minute}
+                             for a in self.attempts],
+                "measurements": list(self.measurements), "retest_reason": self.retest_reason,
+                "timings": {"worker_s": self.timings.worker_s, "devices_s": self.timings.devices_s,
+                            "decide_ms": list(self.timings.decide_ms)}, "busy_s": self.busy_s}
+
+    @classmethod
+    def from_stored(cls, row: StoredExam) -> "ExamSession":
+        data = row.session
+        zero = data.get("minute_zero")
+        t = data.get("timings", {})
+        return cls(exam_id=row.exam_id, worker=dict(data["worker"]), exam_type=data["exam_type"],
+                   started_at=datetime.fromisoformat(data["started_at"]), consent=data.get("consent"),
+                   answers=dict(data.get("answers", {})),
+                   attempts=[Attempt.model_validate(a) for a in data.get("attempts", [])],
+                   measurements=list(data.get("measurements", [])),
+                   timings=plan.Timings(worker_s=t.get("worker_s", 0.0), devices_s=t.get("devices_s", 0.0),
+                                        decide_ms=list(t.get("decide_ms", []))),
+                   busy_s=float(data.get("busy_s", 0.0)), due_at=row.due_at, window_closes_at=row.window_closes_at,
+                   retest_kinds=frozenset(row.retest_kinds), retest_reason=data.get("retest_reason", "retest"),
+                   minute_zero=None if zero is None else datetime.fromisoformat(zero), stored=row)
 
 
 class Abandoned(Exception):
@@ -93,11 +139,19 @@ class Workflow:
     def __init__(self, *, devices: Any, rules: RuleSet, roster: Roster, record: Callable[[str, dict], Any],
                  clock: Clock, settings: WorkflowSettings | None = None, printer: Any = None,
                  site: str = "site", kiosk: str = "kiosk", slip_width: int = 32, slip_timezone: str = "Europe/Moscow",
-                 input_timeout_s: float = 120.0):
+                 input_timeout_s: float = 120.0, state: ExamStateStore | None = None,
+                 writer: SerialWriter | None = None):
+        """``record(kind, body)`` is blocking (``KioskAgent.record``): the workflow calls it on
+        ``writer`` (the agent's ``writer``, so appends from the whole kiosk stay in order; a
+        writer of its own if none is given). ``state`` keeps exams in progress across
+        restarts (none: in memory only, as for the benchmark)."""
         self.devices = devices
         self.rules = rules
         self.roster = roster
         self.record = record
+        self.state = state
+        self._own_writer = writer is None
+        self.writer = writer or SerialWriter("workflow-writer")
         self.clock = clock
         self.settings = settings or WorkflowSettings()
         self.printer = printer
@@ -118,15 +172,21 @@ class Workflow:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Resume the exams a previous run left unfinished, then serve the screen and badges."""
+        await self._restore()
         self._tasks = [asyncio.create_task(self._main(), name="workflow"),
                        asyncio.create_task(self._badges(), name="workflow-badges")]
 
     async def stop(self) -> None:
+        """Stop serving; writes already handed over are carried out, the exams in progress
+        stay in ``state`` for the next start."""
         tasks = self._tasks + list(self._watchers.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks, self._watchers = [], {}
+        if self._own_writer:
+            await asyncio.to_thread(self.writer.close)
 
     # ------------------------------------------------------------------ screen side
 
@@ -293,9 +353,9 @@ class Workflow:
             if action == "badge":
                 self.submit("badge", data)
                 return None
-            worker, status = self.roster.check_pin(str(data.get("number", "")), str(data.get("pin", "")),
-                                                   max_failures=self.settings.pin_attempts,
-                                                   lock_s=self.settings.pin_lock_min * 60, now=self.clock.now())
+            worker, status = await asyncio.to_thread(  # PBKDF2 and a durable write: off the loop
+                self.roster.check_pin, str(data.get("number", "")), str(data.get("pin", "")),
+                max_failures=self.settings.pin_attempts, lock_s=self.settings.pin_lock_min * 60, now=self.clock.now())
             if status == "ok" and worker is not None:
                 worker["_t_identified"] = time.perf_counter()
                 return worker
@@ -321,8 +381,8 @@ class Workflow:
                                       details={"worker_id": worker["personnel_number"]})
                     await self._message("consent_declined")
                     return
-                given = self.roster.record_consent(worker["personnel_number"], self.kiosk, CONSENT_TEXT_VERSION,
-                                                   self.clock.now())
+                given = await asyncio.to_thread(self.roster.record_consent, worker["personnel_number"], self.kiosk,
+                                                CONSENT_TEXT_VERSION, self.clock.now())
                 session.consent = {"given_at": given, "text_version": CONSENT_TEXT_VERSION, "kiosk": self.kiosk}
             else:
                 session.consent = {"given_at": worker["consent_given_at"]}
@@ -371,7 +431,8 @@ class Workflow:
         watcher = self._watchers.pop(session.exam_id, None)
         if watcher is not None:
             watcher.cancel()
-        await self._run_rounds(session, set(session.retest_kinds), "retest")
+            await asyncio.gather(watcher, return_exceptions=True)
+        await self._run_rounds(session, set(session.retest_kinds), session.retest_reason)
 
     async def _run_rounds(self, session: ExamSession, kinds: set[str], reason: str) -> None:
         """Measure, decide, re-measure now as the rules ask; then finish or schedule the re-test."""
@@ -384,11 +445,7 @@ class Workflow:
                 minute = session.attempts[-1].minute
             attempt = plan.build_attempt(minute, results)
             session.attempts.append(attempt)
-            norm = session.worker.get("individual_norm")
-            exam = ExamInput(exam_type=session.exam_type, attempts=session.attempts,
-                             individual_norm=IndividualNorm.model_validate(norm) if norm else None,
-                             complaints=plan.complaints(session.answers, self.settings.survey))
-            session.decision = decide(exam, self.rules)
+            session.decision = self._decide(session)
             session.timings.decide_ms.append((time.perf_counter() - t_last) * 1000.0)
             step = plan.next_step(session.decision)
             if step.action == "final":
@@ -397,6 +454,7 @@ class Workflow:
             if step.action == "remeasure":
                 kinds = set(step.kinds) or kinds
                 reason = "remeasure"
+                await self._persist(session, "measured")  # the readings so far survive a restart
                 errors = [{"kind": k, "ru": r.message_ru, "en": r.message_en}
                           for k, r in results.items() if isinstance(r, DeviceError)]
                 if not errors:  # an implausible value: say which (the device itself reported nothing)
@@ -408,9 +466,16 @@ class Workflow:
                 await asyncio.sleep(self.settings.remeasure_pause_s)
                 session.timings.worker_s += time.perf_counter() - t0
                 continue
-            self._schedule_retest(session, step)
+            await self._schedule_retest(session, step)
             await self._dismiss(self.settings.message_screen_s)
             return
+
+    def _decide(self, session: ExamSession) -> Decision:
+        norm = session.worker.get("individual_norm")
+        exam = ExamInput(exam_type=session.exam_type, attempts=session.attempts,
+                         individual_norm=IndividualNorm.model_validate(norm) if norm else None,
+                         complaints=plan.complaints(session.answers, self.settings.survey))
+        return decide(exam, self.rules)
 
     async def _measure(self, session: ExamSession, kinds: set[str], reason: str,
                        errors: list[dict]) -> dict[str, Reading | DeviceError]:
@@ -471,18 +536,27 @@ class Workflow:
 
     # ------------------------------------------------------------------ re-tests
 
-    def _schedule_retest(self, session: ExamSession, step: plan.Step) -> None:
+    async def _schedule_retest(self, session: ExamSession, step: plan.Step, *, show: bool = True) -> None:
+        """The re-test minutes come from the decision (the rule set's timings and sources)."""
         zero = session.minute_zero or session.started_at
         session.due_at = zero + timedelta(minutes=step.not_before_minute or 0)
         session.window_closes_at = (None if step.not_after_minute is None
                                     else zero + timedelta(minutes=step.not_after_minute))
         session.retest_kinds = step.kinds
-        session.busy_s += time.perf_counter() - session.busy_since
+        session.retest_reason = "retest"
+        if show:
+            session.busy_s += time.perf_counter() - session.busy_since
+        await self._persist(session, "retest_wait")  # durable before the worker is sent away
+        self._wait_for(session)
+        if show:
+            self._show("retest_wait", name=session.worker["full_name"], due_at=session.due_at,
+                       window_closes_at=session.window_closes_at, early=False,
+                       summary=session.decision.summary if session.decision else {})
+
+    def _wait_for(self, session: ExamSession) -> None:
+        """List the worker as waiting and call them back at ``due_at``."""
         self.waiting[session.worker["personnel_number"]] = session
         self._watchers[session.exam_id] = asyncio.create_task(self._watch_retest(session))
-        self._show("retest_wait", name=session.worker["full_name"], due_at=session.due_at,
-                   window_closes_at=session.window_closes_at, early=False,
-                   summary=session.decision.summary if session.decision else {})
 
     async def _watch_retest(self, session: ExamSession) -> None:
         """Call the worker back when due; close the exam if they never come."""
@@ -497,6 +571,82 @@ class Workflow:
             self._watchers.pop(session.exam_id, None)
             self.withdraw(session.exam_id)
             await self._finish(session, "needs_medic", extra=[RETEST_MISSED], show=False)
+
+    # ------------------------------------------------------------------ durable state, restarts
+
+    async def _persist(self, session: ExamSession, state: str) -> None:
+        """Write the exam's row (``state`` ``measured`` or ``retest_wait``); durable on return."""
+        if self.state is None:
+            return
+        row = StoredExam(exam_id=session.exam_id, worker_id=session.worker["personnel_number"], state=state,
+                         session=session.to_state(), due_at=session.due_at, window_closes_at=session.window_closes_at,
+                         retest_kinds=sorted(session.retest_kinds),
+                         revision=session.stored.revision if session.stored else 0)
+        await self.writer.run(self.state.save, row)
+        session.stored = row
+
+    async def _restore(self) -> None:
+        """Resume every exam a previous run of the kiosk left unfinished."""
+        if self.state is None:
+            return
+        for row in await self.writer.run(self.state.load):
+            try:
+                await self._restore_one(row)
+            except Exception:  # the row stays for the next start; the failure is reported
+                log.exception("exam %s could not be resumed", row.exam_id)
+                self.record_event("workflow_error", "critical", ru="Незавершённый осмотр не удалось продолжить.",
+                                  en="An unfinished exam could not be resumed.",
+                                  details={"exam_id": row.exam_id, "worker_id": row.worker_id})
+
+    async def _restore_one(self, row: StoredExam) -> None:
+        assert self.state is not None
+        if await self.writer.run(self.state.journaled, row.exam_id):
+            # the kiosk stopped between the exam record and the deletion of this row
+            await self.writer.run(self.state.delete, row.exam_id)
+            log.info("exam %s was already recorded; its in-progress row is removed", row.exam_id)
+            return
+        session = ExamSession.from_stored(row)
+        session.busy_since = time.perf_counter()
+        session.decision = self._decide(session)
+        now = self.clock.now()
+        log.info("resuming exam %s of %s (%s, re-test due %s)", row.exam_id, row.worker_id, row.state, row.due_at)
+        if session.window_closes_at is not None and now > session.window_closes_at:
+            missed = self._window_missed(session, now)
+            await self._finish(session, missed["effect"], extra=[missed], show=False)
+        elif row.state == "retest_wait":
+            self._wait_for(session)  # the countdown continues from the stored due time
+        else:  # readings stored, the next step not taken yet (a re-measurement was under way)
+            step = plan.next_step(session.decision)
+            if step.action == "final":
+                await self._finish(session, session.decision.outcome, show=False)
+            elif step.action == "retest":
+                await self._schedule_retest(session, step, show=False)
+            else:  # call the worker back now for what is still to be measured
+                session.due_at, session.retest_reason = now, "remeasure"
+                session.retest_kinds = step.kinds or frozenset(self._kinds_for_exam(session.exam_type))
+                await self._persist(session, "retest_wait")
+                self._wait_for(session)
+
+    def _window_missed(self, session: ExamSession, now: datetime) -> dict:
+        """The rule set's ``alcohol.window`` for a confirmation (or trace repeat) the kiosk could
+        not take within its window because it was not running: not a valid test, the medic decides."""
+        rule = self.rules.rules.alcohol_window
+        zero = session.minute_zero or session.started_at
+        lo = round(((session.due_at or zero) - zero).total_seconds() / 60.0, 3)
+        hi = round((session.window_closes_at - zero).total_seconds() / 60.0, 3) if session.window_closes_at else lo
+        first = next((f for f in reversed(session.decision.fired if session.decision else [])
+                      if f.rule in ("alcohol", "alcohol.trace") and f.effect == "retest"), None)
+        ru_window = f"{lo:g}–{hi:g}".replace(".", ",")
+        return {
+            "rule": rule.id, "source": rule.source, "effect": rule.outcome, "value": None,
+            "minute": session.minute(now), "threshold": f"minute {lo:g}–{hi:g}",
+            "detail": {"confirmation_taken": False, "kiosk_restarted": True, "window_from": lo, "window_to": hi,
+                       "first_value": first.value if first else None, "first_minute": first.minute if first else None},
+            "ru": (f"Повторное исследование выдыхаемого воздуха не проведено в интервале {ru_window} мин осмотра: "
+                   "киоск не работал. Решение принимает медицинский работник."),
+            "en": (f"The second breath test was not taken within minute {lo:g}–{hi:g} of the exam: the kiosk was "
+                   "out of service. The medical worker decides."),
+        }
 
     # ------------------------------------------------------------------ finishing
 
@@ -513,7 +663,10 @@ class Workflow:
             outcome=outcome, extra_fired=list(extra or []), consent=session.consent, timings=session.timings,
             kiosk=self.kiosk, rule_set_version=self.rules.rule_set.version)
         body["timings"]["busy_s"] = round(session.busy_s, 3)
-        self.record("exam", body)
+        if extra:  # closed by the workflow, not by a decision: the headline says who decides now
+            body["summary"] = {lang: " ".join([NEEDS_MEDIC_HEADLINE[lang], *(f[lang] for f in extra)])
+                               for lang in ("ru", "en")}
+        await self.writer.run(self._record_exam, session, body)  # durable before the result shows
         self.finished = (self.finished + [body])[-50:]
         if not show:
             return
@@ -526,6 +679,13 @@ class Workflow:
         self.stats.append({"exam_id": session.exam_id, "outcome": outcome, "busy_s": session.busy_s,
                            **session.timings.to_dict()})
         await self._dismiss(self.settings.result_screen_s)
+
+    def _record_exam(self, session: ExamSession, body: dict) -> None:
+        """On the writer thread: the exam record first, then its in-progress row (a kiosk dying
+        between the two leaves a row that :meth:`_restore` finds already journaled)."""
+        self.record("exam", body)
+        if self.state is not None and session.stored is not None:
+            self.state.delete(session.exam_id)
 
     async def _print(self, body: dict) -> tuple[bool | None, dict | None]:
         if self.printer is None:
@@ -547,11 +707,19 @@ class Workflow:
 
     def record_event(self, type_: str, severity: str, *, ru: str, en: str, device: str | None = None,
                      details: dict | None = None) -> None:
+        """Journal an event on the writer thread (in order with the exams); not awaited."""
+        body = {"type": type_, "severity": severity, "device": device, "message_ru": ru, "message_en": en,
+                "details": dict(details or {})}
         try:
-            self.record("event", {"type": type_, "severity": severity, "device": device, "message_ru": ru,
-                                  "message_en": en, "details": dict(details or {})})
+            self.writer.submit(self._record_event_now, body)
+        except RuntimeError:  # the writer is closed: the workflow is stopping
+            log.error("could not record event %s: the kiosk is stopping", type_)
+
+    def _record_event_now(self, body: dict) -> None:
+        try:
+            self.record("event", body)
         except Exception:
-            log.exception("could not record event %s", type_)
+            log.exception("could not record event %s", body["type"])
 
     def medic_decision(self, args: dict) -> None:
         """A medic's decision from the hub: recorded as an event, shown if it concerns someone here."""
