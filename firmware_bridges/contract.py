@@ -56,6 +56,8 @@ DEFAULT_MAX_JSON_DEPTH = 32
 ID_PATTERN = r"^[a-z0-9-]+$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
 Incarnation = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$", min_length=1, max_length=64)]
+#: a \uD800–\uDFFF escape: legal in JSON only as half of a surrogate pair
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _TOPIC_RE = re.compile(r"^ohs/v1/([a-z0-9-]+)/([a-z0-9-]+)/([a-z]+)$")
 
 ExamType = Literal["pre_shift", "post_shift", "pre_trip", "post_trip", "in_shift"]
@@ -106,7 +108,7 @@ def topic(site: str, kiosk: str, kind: str) -> str:
 
 def parse_topic(name: str) -> tuple[str, str, str]:
     """``ohs/v1/{site}/{kiosk}/{kind}`` -> (site, kiosk, kind); ContractError otherwise."""
-    match = _TOPIC_RE.match(name)
+    match = _TOPIC_RE.fullmatch(name)  # fullmatch: "$" would accept a trailing newline
     if not match or match.group(3) not in UPLINK_KINDS + DOWNLINK_KINDS:
         raise ContractError(f"topic {name!r} is not ohs/v1/{{site}}/{{kiosk}}/{{kind}}", "bad_topic")
     return match.group(1), match.group(2), match.group(3)
@@ -146,7 +148,7 @@ class FiredRule(_Open):
 class ChainSeal(_Strict):
     """The evidence-chain seal of an exam (``firmware_bridges.evidence``)."""
 
-    index: int = Field(ge=1)
+    index: int = Field(ge=1, le=2**62, description="position in the journal's chain (fits a 64-bit integer)")
     prev: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     sig: str = Field(min_length=1, max_length=200)
@@ -247,7 +249,8 @@ class Envelope(_Strict):
     @classmethod
     def _body_by_kind(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("body"), dict):
-            model = BODY_MODELS.get(data.get("kind"))
+            kind = data.get("kind")
+            model = BODY_MODELS.get(kind) if isinstance(kind, str) else None
             if model is not None:
                 data = {**data, "body": model.model_validate(data["body"])}
         return data
@@ -380,6 +383,11 @@ def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) ->
         raise ContractError(f"payload is not JSON the hub can read: {str(error)[:120]}", "bad_json") from None
     if not isinstance(data, dict):
         raise ContractError(f"payload must be a JSON object, got {type(data).__name__}", "bad_json")
+    if _SURROGATE_ESCAPE.search(payload):  # rare: check that every \\uD8xx escape is half of a pair
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ContractError("payload holds a lone UTF-16 surrogate escape (not a character)", "not_utf8") from None
     if json_depth(data, max_depth) > max_depth:
         raise ContractError(f"payload nests deeper than {max_depth} levels", "too_deep")
     return data

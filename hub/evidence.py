@@ -53,7 +53,7 @@ def _claimed_index(body: dict) -> int | None:
         index = int(body["chain"]["index"])
     except (KeyError, TypeError, ValueError):
         return None
-    return index if index >= 1 else None
+    return index if 1 <= index <= 2**62 else None
 
 
 def verify_and_link(conn: sqlite3.Connection, site: str, kiosk: str, event_id: str, body: dict,

@@ -64,6 +64,8 @@ def decode_response_frame(frame: bytes, cfg: SmokeConfig | None = None) -> Readi
         raise DecodeError("the modbus-smoke profile decodes register replies (FC 03/04)")
     regs = resp.registers()
     specs = {k: getattr(cfg, k) for k in ("obscuration", "alarm", "fault") if getattr(cfg, k) is not None}
+    if not specs:  # min() of nothing below would be a ValueError, not a DecodeError
+        raise DecodeError("the smoke detector's register map maps no register (obscuration, alarm and fault all unset)")
     base = min(s.address for s in specs.values())
     values = {}
     for k, s in specs.items():

@@ -69,7 +69,9 @@ PERMILLE_PER_MG_L: dict[int, Decimal] = {2000: Decimal("2.0"), 2100: Decimal("2.
 #: lethal blood levels; a person standing at a gate cannot produce it (D, our bound).
 PLAUSIBLE_BRAC_MG_L = (0.0, 3.0)
 
-_FIELD_RE = re.compile(rb"^[A-Za-z0-9_.:\-+ ]*$")
+# Every pattern is used with fullmatch: ``$`` alone would also match before a final "\n".
+_FIELD_RE = re.compile(rb"[A-Za-z0-9_.:\-+ ]*")
+_HEX2_RE = re.compile(rb"[0-9A-Fa-f]{2}")
 _INT_RE = re.compile(r"^\d{1,9}$")
 _NUM_RE = re.compile(r"^-?\d{1,6}(\.\d{1,6})?$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
@@ -104,38 +106,37 @@ def unframe(line: bytes) -> list[str]:
     if star < 0 or len(line) - star != 3:
         raise DecodeError("truncated alcotester line: expected '*hh' checksum at the end")
     body, hh = line[1:star], line[star + 1 :]
-    try:
-        want = int(hh.decode("ascii"), 16)
-    except (UnicodeDecodeError, ValueError):
-        raise DecodeError(f"alcotester checksum is not two hex digits: {hh!r}") from None
+    if not _HEX2_RE.fullmatch(hh):  # int(hh, 16) alone would take " 7", "+7", "7\t"
+        raise DecodeError(f"alcotester checksum is not two hex digits: {hh!r}")
+    want = int(hh, 16)
     got = checksum(body)
     if got != want:
         raise DecodeError(f"alcotester checksum mismatch: line says {want:02X}, computed {got:02X}")
-    if not _FIELD_RE.match(body.replace(b",", b"")):
+    if not _FIELD_RE.fullmatch(body.replace(b",", b"")):
         raise DecodeError("alcotester line contains non-printable or unexpected characters")
     return body.decode("ascii").split(",")
 
 
 def _int(v: str, what: str) -> int:
-    if not _INT_RE.match(v):
+    if not _INT_RE.fullmatch(v):
         raise DecodeError(f"alcotester {what} must be a non-negative integer, got {v!r}")
     return int(v)
 
 
 def _num(v: str, what: str) -> Decimal:
-    if not _NUM_RE.match(v):
+    if not _NUM_RE.fullmatch(v):
         raise DecodeError(f"alcotester {what} must be a decimal number, got {v!r}")
     return Decimal(v)
 
 
 def _ident(v: str, what: str) -> str:
-    if not _ID_RE.match(v):
+    if not _ID_RE.fullmatch(v):
         raise DecodeError(f"alcotester {what} must be 1–32 letters/digits/_/-, got {v!r}")
     return v
 
 
 def _utc(v: str) -> datetime:
-    if not _UTC_RE.match(v):
+    if not _UTC_RE.fullmatch(v):
         raise DecodeError(f"alcotester time must be ISO 8601 UTC like 2025-03-14T05:58:12Z, got {v!r}")
     try:
         return datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -144,7 +145,7 @@ def _utc(v: str) -> datetime:
 
 
 def _date(v: str) -> str:
-    if not _DATE_RE.match(v):
+    if not _DATE_RE.fullmatch(v):
         raise DecodeError(f"alcotester calibration due date must be YYYY-MM-DD, got {v!r}")
     try:
         datetime.strptime(v, "%Y-%m-%d")
@@ -257,7 +258,7 @@ _COMMANDS = {"TEST", "STAT", "ABORT", "TIME"}
 def _code(v: str) -> str:
     if v not in ERROR_CODES:
         # Unknown codes from a newer firmware are kept, not invented away.
-        if not re.match(r"^E\d{2}$", v):
+        if not re.fullmatch(r"E\d{2}", v):
             raise DecodeError(f"alcotester error code must look like E01, got {v!r}")
     return v
 
@@ -331,7 +332,7 @@ def decode_message(line: bytes) -> Message:
         name = args[3]
         if code in ERROR_CODES and name != ERROR_CODES[code]:
             raise DecodeError(f"alcotester error {code} should be named {ERROR_CODES[code]}, got {name!r}")
-        if not re.match(r"^[A-Z_]{1,32}$", name):
+        if not re.fullmatch(r"[A-Z_]{1,32}", name):
             raise DecodeError(f"alcotester error name {name!r} malformed")
         vol = _num(args[4], "volume") if len(args) == 6 else None
         dur = _num(args[5], "duration") if len(args) == 6 else None
