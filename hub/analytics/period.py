@@ -13,6 +13,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
+#: The analyses reach beyond the dates they are given (the longest lookback, 3660 days; Rt's episode
+#: history; night shifts): dates this close to the calendar's ends cannot be analysed (a bound of
+#: Python's date type, not a policy).
+DATE_MARGIN = timedelta(days=3660 + 366)
+
+
 class PeriodError(ValueError):
     """A period that cannot be analysed (e.g. ``date_from`` after ``date_to``)."""
 
@@ -64,6 +70,10 @@ def newest_data_day(store, tz: ZoneInfo) -> date | None:
 def resolve_period(store, tz: ZoneInfo, lookback_days: int, date_from: date | None = None,
                    date_to: date | None = None) -> Period:
     """Explicit dates win; otherwise ``lookback_days`` ending at the newest data day (or today)."""
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value is not None and not date.min + DATE_MARGIN <= value <= date.max - DATE_MARGIN:
+            raise PeriodError(f"{name} {value} is out of range ({(date.min + DATE_MARGIN).isoformat()} to "
+                              f"{(date.max - DATE_MARGIN).isoformat()})")
     if date_to is None:
         if date_from is not None:
             date_to = date_from + timedelta(days=lookback_days - 1)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from hub.api import routes_core, routes_models
+from hub.api.middleware import BodyLimit, SecurityHeaders
 from hub.config import HubConfig
 from hub.store import Store
 
@@ -35,8 +36,12 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_risk.router)
     from hub.api import routes_analytics  # exposure and epidemiology from the live data (issue 7)
     app.include_router(routes_analytics.router)
+    from hub.api import routes_admin  # conflicts kept for an admin (issue 10)
+    app.include_router(routes_admin.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
+    app.add_middleware(BodyLimit, max_bytes=config.models_api.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: the 413 of BodyLimit gets the headers too
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
@@ -53,10 +58,11 @@ def _mount_offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
-            title=f"{app.title} — docs",
-            swagger_js_url="/vendor/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/vendor/swagger/swagger-ui.css",
-            swagger_favicon_url="/vendor/swagger/favicon-32x32.png",
-        )
+        # Own page instead of get_swagger_ui_html: its start-up script is a file (CSP allows no inline script).
+        return HTMLResponse(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{escape(app.title)} — docs</title>
+<link rel="stylesheet" href="/vendor/swagger/swagger-ui.css">
+<link rel="icon" type="image/png" href="/vendor/swagger/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/vendor/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script></body></html>""")

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from hub.store import Store
 
 bearer = HTTPBearer(auto_error=False)
+
+#: Largest paging offset (and id) a query may carry: SQLite integers are 64-bit, and no table here
+#: comes near 2**53 rows. A fixed domain bound, not a policy: larger values are 422, never 500.
+MAX_OFFSET = 2**53
+
+
+class ErrorBody(BaseModel):
+    """An error answer: FastAPI's list of validation problems, one problem (an object naming the field
+    or the rule), or a sentence."""
+
+    detail: list[dict[str, Any]] | dict[str, Any] | str
+
+
+#: ``responses=`` for routers whose own 422 answers carry an object or a sentence (documented in OpenAPI)
+ERRORS: dict = {422: {"model": ErrorBody, "description": "the request cannot be used; detail says why"}}
 
 
 @dataclass(frozen=True)
@@ -48,3 +65,7 @@ def require(*roles: str):
         return caller
 
     return check
+
+
+#: Any authenticated role (medic, ohs or admin); anonymous callers only where api.anonymous_role is set.
+any_role = require("medic", "ohs", "admin")

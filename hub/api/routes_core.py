@@ -8,7 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from hub.api.deps import Caller, get_caller, get_store, require
+from hub.api.deps import MAX_OFFSET, Caller, get_caller, get_store, require
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1")
@@ -19,23 +19,37 @@ OUTCOME_COLUMNS = "event_id, site, kiosk, seq, exam_id, worker_id, exam_type, st
                   "rule_set_version, historical, received_at"
 
 
-@router.get("/health", summary="Is the hub up, connected and ingesting? Counters included.")
+@router.get("/health", summary="Is the hub up, connected and ingesting? 'degraded' lists each lasting problem.")
 def health(request: Request, store: Store = Depends(get_store)) -> dict:
     ingest = request.app.state.ingest
-    return {
-        "status": "ok",
-        "mqtt_connected": bool(ingest and ingest.connected),
-        "queue_depth": ingest.queue.qsize() if ingest else None,
-        "counters": dict(ingest.counters) if ingest else {},
-        "dead_letters": {
-            "total": store.scalar("SELECT count(*) FROM dead_letters"),
-            "by_reason": dict(ingest.dead_letter_reasons) if ingest else {},
-        },
-        "records": {
+    state = ingest.health() if ingest else {"status": "ok", "problems": [], "waiting": None}
+    try:
+        records = {
             "exams": store.scalar("SELECT count(*) FROM exams"),
             "events": store.scalar("SELECT count(*) FROM events"),
             "telemetry_values": store.scalar("SELECT count(*) FROM telemetry"),
-        },
+        }
+        dead_letters = {"kept": store.scalar("SELECT count(*) FROM dead_letters"),
+                        "totals": store.dead_letter_totals()}
+        dead_letters["total"] = sum(t["messages"] for t in dead_letters["totals"].values())
+        conflicts = store.scalar("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL")
+    except Exception as error:  # the store itself is failing: health must still answer, and say so
+        state = {**state, "status": "degraded",
+                 "problems": [*state["problems"], {"code": "store_unreadable", "message": str(error)}]}
+        records, dead_letters, conflicts = None, None, None
+    if conflicts:
+        state["problems"].append({"code": "conflicts", "message": f"{conflicts} conflicting records wait for an "
+                                  "admin (GET /api/v1/conflicts)", "count": conflicts})
+    return {
+        "status": state["status"],
+        "problems": state["problems"],
+        "mqtt_connected": bool(ingest and ingest.connected),
+        "queue_depth": state["waiting"],
+        "counters": dict(ingest.counters) if ingest else {},
+        "dead_letters": {**(dead_letters or {}),
+                         "by_reason": dict(ingest.dead_letter_reasons) if ingest else {}},
+        "conflicts_unresolved": conflicts,
+        "records": records,
     }
 
 
@@ -67,7 +81,7 @@ def exams(
     since: datetime | None = Query(None, description="finished at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="finished before (ISO 8601)"),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     order: Literal["asc", "desc"] = "desc",
     store: Store = Depends(get_store),
     caller: Caller = Depends(get_caller),
@@ -123,7 +137,7 @@ def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depe
 @router.get("/dead-letters", summary="Rejected messages with their reasons (admin)")
 def dead_letters(
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     store: Store = Depends(get_store),
     caller: Caller = Depends(require("admin")),
 ) -> dict:
@@ -138,7 +152,7 @@ def dead_letters(
 
 
 @router.get("/audit", summary="Who read which individual record (admin)")
-def audit(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_store),
-          caller: Caller = Depends(require("admin"))) -> dict:
-    rows = store.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit])
-    return {"items": rows}
+def audit(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+          store: Store = Depends(get_store), caller: Caller = Depends(require("admin"))) -> dict:
+    rows = store.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+    return {"items": rows, "limit": limit, "offset": offset}

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import medic
-from hub.api.deps import Caller, get_store, require
+from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
 from hub.store import Store
 
 WEB = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -39,7 +39,7 @@ async def lifespan(app):
         publisher.stop()
 
 
-router = APIRouter(tags=["medic"], lifespan=lifespan)
+router = APIRouter(tags=["medic"], lifespan=lifespan, responses=ERRORS)
 as_medic = require("medic")
 
 
@@ -127,7 +127,7 @@ def list_decisions(
     medic_name: str | None = Query(None, alias="medic"),
     since: datetime | None = Query(None, description="decided at or after (ISO 8601)"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     order: Literal["asc", "desc"] = Query("asc", description="asc: in the order taken; desc: newest first"),
     store: Store = Depends(get_store),
     caller: Caller = Depends(as_medic),

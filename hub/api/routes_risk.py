@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import risk_assessments as ra
-from hub.api.deps import Caller, get_store, require
+from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
 from hub.store import Store
 
-router = APIRouter(prefix="/api/v1/risk-groups", tags=["risk groups"])
+router = APIRouter(prefix="/api/v1/risk-groups", tags=["risk groups"], responses=ERRORS)
 as_medic = require("medic")
 
 
@@ -59,7 +59,7 @@ def create(worker_id: str, body: AssessmentIn, store: Store = Depends(get_store)
 
 @router.post("/assessments/{assessment_id}/decision",
              summary="The physician confirms or overrides the proposed group; both are kept (medic)")
-def decide(assessment_id: int, body: DecisionIn, store: Store = Depends(get_store),
+def decide(body: DecisionIn, assessment_id: int = Path(ge=1, le=MAX_OFFSET), store: Store = Depends(get_store),
            caller: Caller = Depends(as_medic)) -> dict:
     try:
         return ra.decide_assessment(store, assessment_id, decision=body.decision, group=body.group,

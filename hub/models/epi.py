@@ -41,7 +41,7 @@ def _config() -> dict[str, Any]:
 
 
 class Stratum(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     stratum: str = Field(min_length=1, description="e.g. 'M 18-29'; must match the standard's keys")
     population: int = Field(ge=0)
@@ -50,7 +50,7 @@ class Stratum(BaseModel):
 
 
 class Group(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     name: str = Field(min_length=1)
     population: int = Field(gt=0, description="population at risk at the start / observed population")
@@ -62,7 +62,7 @@ class Group(BaseModel):
 
 
 class Comparison(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     exposed: str
     reference: str
@@ -71,7 +71,7 @@ class Comparison(BaseModel):
 class Exam(BaseModel):
     """One kiosk exam record (only the fields the indicators use; others are ignored)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
 
     time: datetime
     site: str = Field(min_length=1)
@@ -86,7 +86,7 @@ class Exam(BaseModel):
 class EpiInput(BaseModel):
     """Input of ``epi``: ``groups`` (with optional comparisons and standardisation) and/or ``exams``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     groups: list[Group] | None = Field(default=None, min_length=1)
     reference: str | None = Field(default=None, description="compare every other group with this one")

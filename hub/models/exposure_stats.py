@@ -150,7 +150,7 @@ def exposure_stats_batch(
 
 
 class Sample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     value: float = Field(gt=0, description="result; for a result below the LOD, the LOD itself")
     unit: str | None = None
@@ -158,14 +158,14 @@ class Sample(BaseModel):
 
 
 class TwaSegment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     concentration: float = Field(ge=0)
     hours: float = Field(ge=0, le=24)
 
 
 class MixtureComponent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     name: str | None = None
     concentration: float = Field(ge=0)
@@ -175,7 +175,7 @@ class MixtureComponent(BaseModel):
 class Group(BaseModel):
     """One similar-exposure group: its results, the limit and (optionally) the class group."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     name: str | None = None
     samples: list[Sample] = Field(min_length=1)
@@ -187,7 +187,7 @@ class Group(BaseModel):
 class ExposureStatsInput(BaseModel):
     """Input of ``exposure-stats``: one SEG at top level and/or ``groups``, ``segments``, ``mixture``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     name: str | None = None
     samples: list[Sample] | None = Field(default=None, min_length=1)

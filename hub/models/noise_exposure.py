@@ -108,7 +108,7 @@ def noise_class(level_db: float, bands: Sequence[Mapping[str, Any]], rounding_db
 class Segment(BaseModel):
     """One part of a shift: an equivalent level (or task samples, or a zone) and its duration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     hours: float = Field(ge=0, le=24, description="duration of the segment, hours")
     laeq_db: float | None = Field(default=None, ge=0, le=200, description="equivalent level of the segment, dBA")
@@ -130,20 +130,21 @@ class Segment(BaseModel):
 class ZoneReading(BaseModel):
     """One noise telemetry reading of a zone sensor."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", populate_by_name=True)
 
     time: datetime
     laeq_db: float = Field(
         validation_alias=AliasChoices("laeq_db", "noise_dba"), ge=0, le=200,
         description="equivalent level over the reading's duration, dBA (shared vocabulary: noise_dba)",
     )
-    duration_s: float | None = Field(default=None, gt=0, description="seconds the reading covers")
+    duration_s: float | None = Field(default=None, ge=0.001, le=86400,
+                                     description="seconds the reading covers (1 ms to a day)")
     lamax_db: float | None = Field(default=None, ge=0, le=200)
     peak_dbc: float | None = Field(default=None, ge=0, le=200)
 
 
 class Zone(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     zone: str = Field(min_length=1)
     readings: list[ZoneReading] = Field(min_length=1)
@@ -151,7 +152,7 @@ class Zone(BaseModel):
 
 
 class Worker(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     worker: str = Field(min_length=1)
     shift: str | None = None
@@ -161,12 +162,12 @@ class Worker(BaseModel):
 class NoiseExposureInput(BaseModel):
     """Input of ``noise-exposure``. At least one of ``segments``, ``zones``, ``workers``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     segments: list[Segment] | None = Field(default=None, min_length=1)
     zones: list[Zone] | None = Field(default=None, min_length=1)
     workers: list[Worker] | None = Field(default=None, min_length=1)
-    interval_minutes: float | None = Field(default=None, gt=0, le=1440)
+    interval_minutes: float | None = Field(default=None, ge=1 / 60, le=1440, description="one second to one day")
     rounding_db: float | None = Field(default=None, ge=0, le=1, description="class rounding step; 0 = none")
 
     @model_validator(mode="after")

@@ -40,7 +40,7 @@ from hub.models.registry import ModelInputError, register
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 

@@ -8,11 +8,16 @@ call :func:`run_model`, so the three ways of running a model take and give the s
 from __future__ import annotations
 
 import importlib
+import json
+import logging
+import math
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger("hub.models")
 
 
 class ModelInputError(ValueError):
@@ -22,6 +27,9 @@ class ModelInputError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def __reduce__(self):  # survives pickling (model runs happen in worker processes)
+        return type(self), (self.field, self.message)
 
 
 @dataclass(frozen=True)
@@ -73,19 +81,60 @@ def format_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def run_model(name: str, payload: Any) -> dict:
+def check_payload(payload: Any, max_items: int | None = None, path: str = "") -> None:
+    """Refuse NaN and ±Infinity anywhere in the input (JSON has neither; Python's json reads both) and,
+    when ``max_items`` is given, any list or object with more items. Raises :class:`ModelInputError`."""
+    where = path or "(input)"
+    if isinstance(payload, float) and not math.isfinite(payload):
+        raise ModelInputError(where, f"{payload} is not a number a model can use (NaN and ±Infinity are refused)")
+    if not isinstance(payload, (dict, list, tuple)):
+        return
+    if max_items is not None and len(payload) > max_items:
+        raise ModelInputError(where, f"{len(payload)} items; at most {max_items} are accepted (models_api.max_items)")
+    items = payload.items() if isinstance(payload, dict) else enumerate(payload)
+    for key, value in items:
+        check_payload(value, max_items, f"{path}.{key}" if path else str(key))
+
+
+def run_model(name: str, payload: Any, *, max_items: int | None = None) -> dict:
     """Validate ``payload`` against the model's schema and run it.
 
-    Raises ``KeyError`` for an unknown model and :class:`ModelInputError` for invalid input.
+    Raises ``KeyError`` for an unknown model and :class:`ModelInputError` for invalid input
+    (NaN/±Infinity anywhere, a list longer than ``max_items``, a schema violation, or valid-looking
+    numbers the model cannot compute with: an arithmetic or value error inside the model).
     """
     specs = load_all()
     if name not in specs:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(specs))}")
     spec = specs[name]
     try:
+        check_payload(payload, max_items)
         validated = spec.input_model.model_validate(payload)
+    except RecursionError:
+        raise ModelInputError("(input)", "the input is nested too deeply") from None
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(input)"
         raise ModelInputError(field, format_validation_error(error)) from None
-    return spec.function(validated)
+    try:
+        return spec.function(validated)
+    except ModelInputError:
+        raise
+    except (ArithmeticError, ValueError) as error:  # e.g. 1e308 minutes: no timedelta holds it
+        log.warning("model %s cannot compute with its input", name, exc_info=True)
+        raise ModelInputError("(input)", f"the model cannot compute with these values "
+                                         f"({type(error).__name__}: {error})") from None
+
+
+def model_names() -> list[str]:
+    """The registered models' names (loading them): a cheap first task for a new worker process."""
+    return sorted(load_all())
+
+
+def run_model_json(name: str, text: str | bytes, *, max_items: int | None = None) -> dict:
+    """:func:`run_model` on JSON text: what the REST API's worker processes run."""
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelInputError("(input)", f"the body is not valid JSON: {error}") from None
+    return run_model(name, payload, max_items=max_items)

@@ -44,7 +44,7 @@ MEASURE_GROUPS = ("information", "prevention", "reduction")
 
 
 class Factor(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", populate_by_name=True)
 
     name: str
     working_class: WorkingClass = Field(alias="class")
@@ -56,7 +56,7 @@ class Factor(BaseModel):
 class ReproductiveInput(BaseModel):
     """Input of ``reproductive-risk``: a class, a relative risk, or factors with their classes."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", populate_by_name=True)
 
     working_class: WorkingClass | None = Field(default=None, alias="class")
     relative_risk: float | None = Field(default=None, gt=0, description="relative risk of reproductive disorders")

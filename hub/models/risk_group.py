@@ -70,7 +70,7 @@ SCORED_CRITERIA = ("c1", "c2", "c3", "c4", "c5", "c6")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 # ----------------------------------------------------------------------------- raw inputs
@@ -82,12 +82,12 @@ class C1Raw(_Strict):
     working_class: WorkingClass = Field(alias="class", description="class of working conditions (СОУТ)")
     agents: list[SpecialAgent] = Field(default_factory=list, description="special agents in contact")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", populate_by_name=True)
 
 
 class Exposure(_Strict):
     factor: str | None = Field(default=None, description="name of the harmful factor, e.g. vibration")
-    kind: FactorKind | list[FactorKind] = "general"
+    kind: FactorKind | Annotated[list[FactorKind], Field(min_length=1)] = "general"
     years: float = Field(ge=0, le=70, description="years of exposure")
 
 

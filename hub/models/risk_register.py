@@ -49,7 +49,7 @@ Control = Literal["elimination", "substitution", "engineering", "administrative"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 class Measure(_Strict):

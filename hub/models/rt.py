@@ -180,7 +180,7 @@ def early_warning(t_start: Sequence[int], t_end: Sequence[int], lower: Sequence[
 
 
 class SerialInterval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     distribution: list[float] | None = Field(default=None, min_length=2, description="w0 = 0, w1, w2, …; sums to 1")
     mean: float | None = Field(default=None, description="mean of the gamma SI (days), > 1")
@@ -198,7 +198,7 @@ class SerialInterval(BaseModel):
 class RtInput(BaseModel):
     """Input of ``rt``: daily case counts (day 1 first) and the serial interval."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     incidence: list[float] = Field(min_length=2, description="local cases per day (day 1 first)")
     imported: list[float] | None = Field(default=None, description="imported cases per day, same length")

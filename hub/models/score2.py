@@ -52,7 +52,7 @@ REGIONS = ("low", "moderate", "high", "very_high")
 class Score2Input(BaseModel):
     """Input of ``score2`` (field names are the API contract of issue 6)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     sex: Literal["male", "female"]
     age: float = Field(description="age in years (SCORE2 40-69, SCORE2-OP 70-89)")

@@ -117,7 +117,7 @@ def detect_pm_events(
 
 
 class DetectorEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     time: datetime
     location: str = Field(min_length=1)
@@ -126,7 +126,7 @@ class DetectorEvent(BaseModel):
 
 
 class PmSample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     time: datetime
     pm2_5_ugm3: float = Field(ge=0)
@@ -134,7 +134,7 @@ class PmSample(BaseModel):
 
 
 class PmSeries(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     location: str = Field(min_length=1)
     site: str | None = None
@@ -144,7 +144,7 @@ class PmSeries(BaseModel):
 
 
 class Location(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     location: str = Field(min_length=1)
     name: str | None = None
@@ -154,13 +154,13 @@ class Location(BaseModel):
 class SmokeReportInput(BaseModel):
     """Input of ``smoke-report``: detector ``events`` and/or PM ``pm_series``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     events: list[DetectorEvent] = Field(default_factory=list)
     pm_series: list[PmSeries] = Field(default_factory=list)
     locations: list[Location] = Field(default_factory=list)
     period: Literal["day", "week", "month", "all"] | None = None
-    merge_minutes: float | None = Field(default=None, ge=0)
+    merge_minutes: float | None = Field(default=None, ge=0, le=525600, description="at most a year")
     timezone: str | None = Field(default=None, description="IANA zone for periods, e.g. Europe/Moscow")
 
 

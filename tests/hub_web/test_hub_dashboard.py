@@ -35,7 +35,8 @@ def test_dashboard_shows_fleet_and_outcomes(tmp_path, broker, artifacts_dir):
             assert "128" not in body and "0.21" not in body, "no medical values on the OHS dashboard"
             page.screenshot(path=str(artifacts_dir / "hub-dashboard-ru.png"))
             page.click("button[data-lang='en']")
-            page.wait_for_function("document.querySelector('#exams td.not_admitted').textContent === 'not admitted'")
+            # a selector wait, not wait_for_function: the hub's CSP forbids the eval that one needs
+            page.wait_for_selector("#exams td.not_admitted:text-is('not admitted')")
             assert page.inner_text("h1") == "Pre-shift medical exams — hub"
             page.screenshot(path=str(artifacts_dir / "hub-dashboard-en.png"))
             page.goto(hub.url + "/docs")

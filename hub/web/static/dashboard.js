@@ -10,7 +10,8 @@ const TEXT = {
         laeq: "LAeq, дБА", class: "Класс условий труда", days_over: "Дней выше предела",
         rt_title: "Лихорадящие работники: Rt (95 % ДИ)", window: "Окно", warning: "Раннее предупреждение",
         alarms: "Тревоги", day: "День", kind: "Вид", message: "Сообщение", raised: "объявлено", ended: "было", none: "нет",
-        noise_over_limit: "шум", smoke_violation: "курение", rt_warning: "Rt", no_data: "нет данных" },
+        noise_over_limit: "шум", smoke_violation: "курение", rt_warning: "Rt", no_data: "нет данных",
+        suppressed: "скрыто: менее {k} случаев (152-ФЗ)" },
   en: { title: "Pre-shift medical exams — hub", kiosks: "Kiosks", site: "Site", kiosk: "Kiosk", state: "State",
         outbox: "Outbox", stored: "Records at hub", seen: "Last seen", exams: "Latest exams", time: "Time",
         worker: "Personnel no.", type: "Exam type", outcome: "Outcome", admitted: "admitted",
@@ -21,7 +22,8 @@ const TEXT = {
         laeq: "LAeq, dBA", class: "Working-conditions class", days_over: "Days over the limit",
         rt_title: "Febrile workers: Rt (95 % CrI)", window: "Window", warning: "Early warning", alarms: "Alarms",
         day: "Day", kind: "Kind", message: "Message", raised: "raised", ended: "was raised", none: "none",
-        noise_over_limit: "noise", smoke_violation: "smoking", rt_warning: "Rt", no_data: "no data" },
+        noise_over_limit: "noise", smoke_violation: "smoking", rt_warning: "Rt", no_data: "no data",
+        suppressed: "hidden: fewer than {k} cases (152-FZ)" },
 };
 let lang = localStorage.getItem("lang") || "ru";
 const t = (key) => (TEXT[lang][key] ?? key);
@@ -79,6 +81,15 @@ function warningText(w) {
   return t("none");
 }
 
+// Rt with its interval; a window with too few cases comes suppressed (null values) for the OHS role.
+function rtText(estimate, privacy) {
+  if (!estimate) return "—";
+  if (estimate.suppressed || estimate.mean == null) {
+    return t("suppressed").replace("{k}", (privacy && privacy.min_cell_size) || "k");
+  }
+  return `${estimate.mean.toFixed(2)} (${estimate.lower.toFixed(2)}–${estimate.upper.toFixed(2)})`;
+}
+
 // Aggregates only (noise per zone, Rt per site, alarms): precomputed by the hub's analytics runner.
 async function refreshAnalytics() {
   const get = (path) => fetch("/api/v1/analytics/" + path).then((r) => (r.ok ? r.json() : null));
@@ -94,7 +105,7 @@ async function refreshAnalytics() {
     const w = s.early_warning || {};
     const dates = s.dates || [];
     return row([[s.site], [last ? `${dates[last.t_start - 1] || last.t_start} … ${dates[last.t_end - 1] || last.t_end}` : "—"],
-                [last ? `${last.mean.toFixed(2)} (${last.lower.toFixed(2)}–${last.upper.toFixed(2)})` : "—"],
+                [rtText(last, rt.privacy)],
                 [warningText(w), w.active ? "not_admitted" : (w.raised ? "needs_medic" : "")]]);
   }));
   fill("#alarms", ((alarms && alarms.items) || []).map((a) =>
