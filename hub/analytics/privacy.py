@@ -145,7 +145,62 @@ class Suppressor:
             result["rr"] = None
 
 
-RULES = {"epi-kiosk": Suppressor.epi_kiosk, "rt-febrile": Suppressor.rt_febrile,
+def _suppress_group_block(suppressor: Suppressor, block: dict) -> None:
+    """One year × exam block of the risk-group report: a distribution over groups 1–5 of ``workers``."""
+    n = block.get("workers") or 0
+    counts = block.get("distribution") or {}
+    derived = ("share_high", "workers_in_high_groups", "average_score")
+    if 0 < n < suppressor.k:  # too few examined: every figure of the block names someone
+        for group in counts:
+            counts[group] = None
+            block.get("share", {})[group] = None
+        suppressor.hide(block, derived)
+        return
+    hidden = [g for g, c in counts.items() if c is not None and suppressor.small(n, c)]
+    if len(hidden) == 1:  # complementary: workers − the others would give it back
+        rest = sorted((c, g) for g, c in counts.items() if g not in hidden and c)
+        if rest:
+            hidden.append(rest[0][1])
+    for group in hidden:
+        counts[group] = None
+        block.get("share", {})[group] = None
+        block["suppressed"] = True
+        suppressor.hidden += 1
+    high = block.get("workers_in_high_groups")
+    if high is not None and (suppressor.small(n, high) or any(int(g) in block.get("high_groups", []) for g in hidden)):
+        suppressor.hide(block, ("workers_in_high_groups", "share_high"))
+
+
+def risk_group_report(suppressor: Suppressor, report: dict) -> None:
+    """Seed 004's final report as OHS reads it: groups of fewer than k workers hidden, and the
+    yearly averages and changes built on years of fewer than k workers."""
+    small_years = set()
+    for year, blocks in (report.get("years") or {}).items():
+        for exam in ("periodic", "preliminary"):
+            if isinstance(blocks.get(exam), dict):
+                _suppress_group_block(suppressor, blocks[exam])
+        if 0 < ((blocks.get("periodic") or {}).get("workers") or 0) < suppressor.k:
+            small_years.add(str(year))
+    averages = report.get("enterprise_average_score") or {}
+    for year in small_years & set(averages):
+        averages[year] = None
+    for row in report.get("dynamics") or []:
+        year = str(row.get("year"))
+        change = row.get("change_from_previous_year") or {}
+        if year in small_years or str(change.get("compared_with_year")) in small_years:
+            suppressor.hide(row, ("average_score", "share_high"))
+            if change:
+                row["change_from_previous_year"] = None
+    agreement = report.get("collective_agreement") or {}
+    if suppressor.small(None, agreement.get("workers_in_high_groups")):
+        suppressor.hide(agreement, ("workers_in_high_groups",))
+    latest = report.get("distribution_latest_year")
+    if latest:
+        blocks = (report.get("years") or {}).get(str(latest.get("year")), {})
+        report["distribution_latest_year"] = {"year": latest["year"], **(blocks.get("periodic") or {})}
+
+
+RULES = {"epi-kiosk": Suppressor.epi_kiosk, "risk-group-report": risk_group_report, "rt-febrile": Suppressor.rt_febrile,
          "compare-hypertension-noise": Suppressor.comparison}
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import risk_assessments as ra
+from hub.analytics import privacy
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
 from hub.store import Store
 
@@ -71,12 +72,17 @@ def decide(body: DecisionIn, assessment_id: int = Path(ge=1, le=MAX_OFFSET), sto
 @router.get("/report", summary="Distribution by final group, enterprise average score, dynamics by year "
                                "(aggregates only; ohs, medic, admin)")
 def report(
+    request: Request,
     since_year: int | None = Query(None, ge=1990, le=2200),
     until_year: int | None = Query(None, ge=1990, le=2200),
     store: Store = Depends(get_store),
     caller: Caller = Depends(require("ohs", "medic", "admin")),
 ) -> dict:
-    return ra.report(store, since_year=since_year, until_year=until_year)
+    result = ra.report(store, since_year=since_year, until_year=until_year)
+    if caller.role == "medic":
+        return result
+    # OHS and admin: small cells hidden (issue 10, defect 11; hub.analytics.privacy)
+    return privacy.protect("risk-group-report", result, request.app.state.config.privacy.min_cell_size)
 
 
 @router.get("/{worker_id}/assessments", summary="A worker's assessments with proposal and decision (medic; audited)")

@@ -139,3 +139,24 @@ def test_an_rt_window_is_hidden_when_a_hidden_day_weighs_in_its_infectivity():
     assert second["mean"] == 1.2 and "suppressed" not in second
     assert site["new_febrile"][2] is None
     assert site["rt"]["warnings"] == ["(fewer than 5 cases in the first window, 12 wanted)"]
+
+
+def test_risk_group_report_hides_small_groups_with_a_complement():
+    """Seed 004's report as OHS reads it (issue 10, defect 11): a group of 1–4 of 40 workers is hidden,
+    and a second group too, so 40 minus the others cannot give it back."""
+    from hub.analytics import privacy
+
+    block = {"workers": 40, "distribution": {"1": 30, "2": 7, "3": 2, "4": 1, "5": 0},
+             "share": {"1": 0.75, "2": 0.175, "3": 0.05, "4": 0.025, "5": 0.0}, "high_groups": [4, 5],
+             "workers_in_high_groups": 1, "share_high": 0.025, "average_score": 1.2}
+    report = {"years": {"2025": {"periodic": block}}, "enterprise_average_score": {"2025": 1.2},
+              "dynamics": [{"year": 2025, "workers": 40, "average_score": 1.2, "share_high": 0.025,
+                            "change_from_previous_year": None}],
+              "collective_agreement": {"workers_in_high_groups": 1}, "distribution_latest_year": {"year": 2025}}
+    privacy.protect("risk-group-report", report, 5)
+    shown = report["years"]["2025"]["periodic"]["distribution"]
+    assert shown == {"1": 30, "2": 7, "3": None, "4": None, "5": 0}
+    assert report["years"]["2025"]["periodic"]["workers_in_high_groups"] is None
+    assert report["collective_agreement"]["workers_in_high_groups"] is None
+    assert report["enterprise_average_score"] == {"2025": 1.2}, "an average over 40 workers stays"
+    assert report["distribution_latest_year"]["distribution"] == shown

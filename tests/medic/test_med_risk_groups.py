@@ -127,7 +127,7 @@ def test_report_is_aggregates_by_final_group_with_yearly_dynamics(hub):
     decide(client, a24["id"], decision="confirmed")
     decide(client, a25["id"], decision="confirmed")
 
-    report = client.get("/api/v1/risk-groups/report", headers=auth(OHS)).json()
+    report = client.get("/api/v1/risk-groups/report", headers=auth(MEDIC)).json()
     assert report["assessments"] == 5
     y24, y25 = report["years"]["2024"], report["years"]["2025"]
     b24_final = 4 if b24["proposed_group"] != 4 else 5
@@ -140,6 +140,13 @@ def test_report_is_aggregates_by_final_group_with_yearly_dynamics(hub):
     assert report["distribution_latest_year"]["year"] == 2025
     text = json.dumps(report)
     assert '"a"' not in text and '"b"' not in text and "worker_ids" not in text and "worker_results" not in text
+    # OHS and admin: two workers a year is under k = 5, so every group count, share and average is hidden
+    ohs = client.get("/api/v1/risk-groups/report", headers=auth(OHS)).json()
+    assert ohs["years"]["2024"]["periodic"]["workers"] == 2
+    assert set(ohs["years"]["2024"]["periodic"]["distribution"].values()) == {None}
+    assert ohs["years"]["2024"]["periodic"]["suppressed"] is True
+    assert ohs["enterprise_average_score"] == {"2024": None, "2025": None}
+    assert ohs["dynamics"][1]["change_from_previous_year"] is None and ohs["privacy"]["suppressed_cells"] > 0
     only = client.get("/api/v1/risk-groups/report?since_year=2025", headers=auth(ADMIN)).json()
     assert list(only["years"]) == ["2025"]
     assert client.get("/api/v1/risk-groups/report", headers=auth(MEDIC)).status_code == 200
