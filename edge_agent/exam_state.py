@@ -108,7 +108,8 @@ class ExamStateStore:
                 changed = self._db.execute(sql, params).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self._db.execute("ROLLBACK")
                 raise
         return changed
 

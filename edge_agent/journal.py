@@ -130,7 +130,8 @@ class Journal:
                 conn.execute("UPDATE journal SET incarnation = ? WHERE incarnation IS NULL", (incarnation,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
                 raise
             return incarnation
 
@@ -152,7 +153,8 @@ class Journal:
                     "AND seq > ?", (new, self.incarnation, self.opened_last_seq)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
                 raise
             old, self.incarnation = self.incarnation, new
         self.counters["incarnation_rotations"] += 1
@@ -305,10 +307,13 @@ class Journal:
         rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('chain_index', 'chain_hash')").fetchall())
         return int(rows.get("chain_index", 0)), rows.get("chain_hash", GENESIS)
 
-    def mark_all_pending_backlog(self) -> int:
-        """Called when a connection comes up: whatever still waits is backlog from now on."""
+    def mark_all_pending_backlog(self, up_to_seq: int | None = None) -> int:
+        """Called when a connection comes up: what was waiting then (up to ``up_to_seq``, by default
+        everything) is backlog from now on; a record journaled after that moment stays live."""
         with self._lock:
-            cursor = self.db.conn.execute("UPDATE journal SET backlog = 1 WHERE acked_at IS NULL AND backlog = 0")
+            cursor = self.db.conn.execute(
+                "UPDATE journal SET backlog = 1 WHERE acked_at IS NULL AND backlog = 0 AND seq <= ?",
+                (up_to_seq if up_to_seq is not None else 2**63 - 1,))
             return cursor.rowcount
 
     def apply_ack(self, ack: Ack, published: dict[int, str] | None = None) -> int:
@@ -338,7 +343,8 @@ class Journal:
                             f"AND seq IN ({','.join('?' * len(chunk))})", (now, incarnation, *chunk)).rowcount
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                        conn.execute("ROLLBACK")
                     raise
                 return changed
             conn.execute("BEGIN IMMEDIATE")
@@ -356,7 +362,8 @@ class Journal:
                         f"AND event_id IN ({','.join('?' * len(held))})", (now, incarnation, seq, *held)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
                 raise
             return changed
 

@@ -81,6 +81,7 @@ class Uplink:
         # requests from other threads, carried out by the sender
         self._requests_lock = threading.Lock()
         self._connect_generation = 0
+        self._backlog_upto = 0  # records up to this sequence were waiting when the session began
         self._restart_reason: str | None = None
         self._status_due = False
         # owned by the sender thread
@@ -193,8 +194,7 @@ class Uplink:
         client.subscribe([(self._topic("ack"), 1), (self._topic("cmd"), 1), (self._topic("config"), 1)])
         client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
         self._last_traffic = time.monotonic()
-        with self._requests_lock:
-            self._connect_generation += 1  # the sender resets its cursors for the new session
+        self.request_restart_cursors()  # what waits now is backlog; what is journaled from now on is live
         self._connected.set()
         log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
         self.notify()
@@ -254,9 +254,12 @@ class Uplink:
         self.notify()
 
     def request_restart_cursors(self) -> None:
-        """Ask the sender to read the outbox from the start again (records changed incarnation)."""
+        """Ask the sender to read the outbox from the start again (a new session, or records changed
+        incarnation). Records journaled up to now become backlog; later ones stay live."""
+        upto = self.journal.last_seq()
         with self._requests_lock:
             self._connect_generation += 1
+            self._backlog_upto = max(self._backlog_upto, upto)
         self.notify()
 
     # ------------------------------------------------------------------ sender (owns the client)
@@ -266,6 +269,7 @@ class Uplink:
         with self._requests_lock:
             restart, self._restart_reason = self._restart_reason, None
             generation = self._connect_generation
+            backlog_upto = self._backlog_upto
             status_due, self._status_due = self._status_due, False
         if restart is not None:
             log.warning("restarting the MQTT connection: %s", restart)
@@ -274,7 +278,7 @@ class Uplink:
             self._new_client()
         if generation != self._served_generation:
             self._served_generation = generation
-            moved = self.journal.mark_all_pending_backlog()
+            moved = self.journal.mark_all_pending_backlog(up_to_seq=backlog_upto)
             with self._inflight_lock:
                 self._inflight.clear()
             self._live_cursor = self._backlog_cursor = 0

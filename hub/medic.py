@@ -301,7 +301,8 @@ def record_decision(
                          "supersedes": supersedes})
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                conn.execute("ROLLBACK")
             raise
     row["notify_employer"] = bool(row["notify_employer"])
     row["published_at"] = None

@@ -135,7 +135,8 @@ def create_assessment(
                         {"assessment_id": new_id, "proposed_group": row["proposed_group"]})
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                conn.execute("ROLLBACK")
             raise
     return get_assessment(store, new_id)
 
@@ -211,7 +212,8 @@ def decide_assessment(
                          "final_group": final})
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                conn.execute("ROLLBACK")
             raise
     return get_assessment(store, assessment_id)
 

@@ -266,7 +266,8 @@ class Store:
                     self._rotate_dead_letters()
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
                 raise
         return result
 
@@ -416,7 +417,8 @@ class Store:
                 flagged = evidence.flag_gaps(conn, received_before)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
                 raise
         return flagged
 

@@ -91,7 +91,8 @@ def upsert(store, alarms: list[dict[str, Any]]) -> int:
                 new += exists is None
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                conn.execute("ROLLBACK")
             raise
     return new
 
