@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian/Ubuntu machine, then the suite itself.
+#
+#   bash tests/run.sh [pytest arguments]
+#
+# System packages (installed with apt-get when missing; sudo when not root):
+#   mosquitto  the real MQTT broker every delivery test talks to
+#   chromium   the headless browser of the screen tests (Playwright drives Debian's build)
+#   socat      pseudo-terminal pairs for the serial-device tests
+#   iproute2, nftables   network namespaces and packet loss for the partition fault test
+#   faketime   a kiosk clock a day wrong, without touching the system clock
+# Python packages go into .venv (pip install -e '.[dev]'); then pytest runs with the project's settings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+compgen -G "/usr/lib/*-linux-gnu/faketime/libfaketime*.so.1" >/dev/null || need+=(faketime)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  echo "installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[dev]'
+exec .venv/bin/python -m pytest "$@"
