@@ -49,3 +49,24 @@ def load_toml_model(path: str | Path, model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(str(path), error)) from None
+
+
+#: ``configs/`` of the repository ships inside the wheel as this package (pyproject.toml, package-dir)
+SHIPPED_CONFIGS_PACKAGE = "ohs_gate_configs"
+
+
+def shipped_config(*parts: str) -> Path:
+    """A file of the shipped configuration (``configs/…``): the checkout's folder when running from
+    one, else the copy installed with the package, so a regular (non-editable) install run from any
+    folder finds the rule set and the model tables. Deployments override them by path in their own
+    configuration (e.g. ``$OHS_MODELS_CONFIG_DIR``)."""
+    checkout = Path(__file__).resolve().parents[1] / "configs"
+    if checkout.is_dir():
+        return checkout.joinpath(*parts)
+    import importlib.util
+
+    spec = importlib.util.find_spec(SHIPPED_CONFIGS_PACKAGE)  # a data-only (namespace) package
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the shipped configuration ({SHIPPED_CONFIGS_PACKAGE}) is not installed; "
+                          "reinstall the ohs-gate package")
+    return Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)

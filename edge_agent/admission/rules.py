@@ -31,8 +31,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-#: The rule set shipped with the repository (``configs/admission/rules-default.toml``).
-DEFAULT_RULES_PATH: Path = Path(__file__).resolve().parents[2] / "configs" / "admission" / "rules-default.toml"
+from firmware_bridges.configfile import shipped_config
+
+#: The rule set shipped with the package (``configs/admission/rules-default.toml``).
+DEFAULT_RULES_PATH: Path = shipped_config("admission", "rules-default.toml")
 
 #: Exam types of 266н (reference §1.1): pre-/post-shift, pre-/post-trip and in-shift.
 ExamType = Literal["pre_shift", "post_shift", "pre_trip", "post_trip", "in_shift"]

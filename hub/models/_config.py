@@ -24,8 +24,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from firmware_bridges.configfile import shipped_config
+
 ENV_VAR = "OHS_MODELS_CONFIG_DIR"
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
+_DEFAULT_DIR = shipped_config("models")
 
 
 class ConfigError(RuntimeError):
