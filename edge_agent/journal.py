@@ -321,16 +321,16 @@ class Journal:
 
         Only records of the ack's incarnation count (an ack without one comes from a hub that
         predates incarnations and speaks for the current one). With ``published`` (seq -> event
-        id of the records sent on this connection) only those are considered, and a contested
-        sequence counts only when the hub lists this record's event id — so an ack can never
-        remove a record the hub holds under another identity.
+        id of the records sent on this connection) only those are considered, and only when the
+        ack confirms that exact (seq, event id) — so an ack can never remove a record the hub
+        holds under another identity.
         """
         incarnation = ack.incarnation or self.incarnation
         now = datetime.now(timezone.utc).isoformat()
         with self._lock:
             conn = self.db.conn
             if published is not None:
-                covered = [seq for seq, event_id in published.items() if ack.covers(seq, event_id)]
+                covered = [seq for seq, event_id in published.items() if ack.confirms(seq, event_id)]
                 if not covered:
                     return 0
                 conn.execute("BEGIN IMMEDIATE")

@@ -20,8 +20,9 @@ passes. The in-flight table (seq -> event id, last publish time) is shared under
 since acks arrive on paho's thread.
 
 An ack removes only records of its journal incarnation that were published on this
-connection, and a contested sequence only when the hub lists this record's event id: a
-record is never removed because the hub holds *another* record under its number. An ack
+connection and whose exact (seq, event id) the ack confirms (``Ack.confirmed``, the records
+of the hub batch behind it): a record is never removed because the hub holds *another*
+record under its number. An ack
 showing that the hub holds sequences this journal never issued means the journal was
 restored from an older copy: the journal takes a new incarnation (``Journal.rotate_incarnation``).
 """
@@ -248,7 +249,7 @@ class Uplink:
         self.counters["acked_records"] += removed
         self.clock_offset_s = round((ack.ts - datetime.now(timezone.utc)).total_seconds(), 3)
         with self._inflight_lock:
-            for seq in [seq for seq, event_id in published.items() if ack.covers(seq, event_id)]:
+            for seq in [seq for seq, event_id in published.items() if ack.confirms(seq, event_id)]:
                 self._inflight.pop((incarnation, seq), None)
         self._synced.set()
         self.notify()

@@ -453,9 +453,22 @@ class Ack(_Strict):
     ranges: list[tuple[int, int]] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
     contested: dict[int, list[str]] = Field(default_factory=dict)
+    confirmed: dict[int, str] | None = Field(
+        default=None,
+        description="seq -> event id of each record of this incarnation that the batch behind this ack "
+        "stored (or found already stored, or kept as a conflict): the exact identities a kiosk may remove "
+        "from its outbox. Absent from hubs older than the field (then ranges and contested decide)",
+    )
     ts: AwareDatetime
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def confirms(self, seq: int, event_id: str) -> bool:
+        """May the kiosk remove this record? Only when the hub names this exact identity
+        (``confirmed``); an ack of an older hub falls back to :meth:`covers`."""
+        if self.confirmed is None:
+            return self.covers(seq, event_id)
+        return self.confirmed.get(seq) == event_id
 
     def covers(self, seq: int, event_id: str | None = None) -> bool:
         """Does the ack say this record is stored? With ``event_id``, contested sequences count

@@ -58,7 +58,7 @@ class SequenceRanges:
         return result
 
     def ack(self, site: str, kiosk: str, max_ranges: int = 64, *, incarnation: str | None = None,
-            contested: dict[int, list[str]] | None = None) -> Ack:
+            contested: dict[int, list[str]] | None = None, confirmed: dict[int, str] | None = None) -> Ack:
         """The ack for these ranges; ``contested`` sequences (kept out of the ranges) are listed
         with the event ids the hub holds for them."""
         through = self.through
@@ -71,5 +71,6 @@ class SequenceRanges:
             ranges=above[-max_ranges:],
             gaps=self.gaps()[-max_ranges:],
             contested=contested or {},
+            confirmed=confirmed,
             ts=datetime.now(timezone.utc),
         )

@@ -154,3 +154,19 @@ def test_an_admin_lists_reads_and_resolves_conflicts_and_others_may_not(tmp_path
                        json={"resolution": "forged", "note": "again"}).status_code == 409
     assert client.get("/api/v1/conflicts", headers=admin).json()["total"] == 0
     assert ingest.store.scalar("SELECT count(*) FROM audit_log WHERE action = 'resolve_conflict'") == 1
+
+
+def test_an_ack_for_another_record_under_the_same_sequence_removes_nothing(tmp_path):
+    """The residual race of range acks: the kiosk has published seq 7, the hub holds a spoofer's
+    seq 7 and acks a batch; only the exact (seq, event id) the hub confirms may leave the outbox."""
+    journal = Journal(tmp_path / "j.db")
+    records = [journal.append("exam", {"n": i}) for i in range(7)]
+    ingest = make_ingest(tmp_path)
+    ingest.process(incoming([exam_wire(7, incarnation=journal.incarnation, worker="W-SPOOF")]))
+    ack = ingest.client.acks()[-1]
+    assert ack.covers(7), "the hub holds something at seq 7"
+    published = {r.seq: r.event_id for r in records}
+    assert journal.apply_ack(ack, published) == 0, "but not this kiosk's record"
+    ingest.process(incoming([exam_wire(7, incarnation=journal.incarnation, event_id=records[6].event_id)],
+                            first_mid=2))
+    assert journal.apply_ack(ingest.client.acks()[-1], published) == 1, "its own record, kept as a conflict"
