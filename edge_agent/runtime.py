@@ -15,7 +15,12 @@ never freezes the screen or the BLE links. Wiring:
   by the workflow when the kiosk starts again;
 * the hub's ``cmd`` topic: ``roster_update`` updates the cached roster, ``medic_decision``
   is recorded as an event and shown on the screen; a command that cannot be applied is
-  recorded as a ``command_rejected`` event with the reason (never silently dropped).
+  recorded as a ``command_rejected`` event with the reason (never silently dropped);
+* the hub's retained ``config`` topic (docs/fleet.md): a valid message is stored beside the
+  journal and applied whole — admission rule set and environmental thresholds — at once, or,
+  when it changes the rule set while an exam is in progress, as soon as none is; the status
+  reports the running version (``config_version``). An invalid one is a ``config_rejected``
+  event and the kiosk keeps what it runs.
 
 The kiosk TOML is the agent's (``edge_agent.config.KioskConfig``, ``[[devices]]``) plus
 the tables read here: ``[workflow]``, ``[screen]``, ``[roster]``, ``[slip]``,
@@ -25,7 +30,9 @@ the tables read here: ``[workflow]``, ``[screen]``, ``[roster]``, ``[slip]``,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 import tomllib
 from collections import defaultdict
@@ -34,7 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge_agent.admission import DEFAULT_RULES_PATH, RuleSetError, load_rule_set
+from edge_agent.admission import DEFAULT_RULES_PATH, RuleSet, RuleSetError, load_rule_set, parse_rule_set
 from edge_agent.agent import KioskAgent
 from edge_agent.config import KioskConfig
 from edge_agent.devices import DeviceSupervisor, EnvironmentLimits, environment_alarm, environment_to_telemetry
@@ -43,7 +50,7 @@ from edge_agent.roster import Roster, RosterError
 from edge_agent.workflow import ScreenSettings, SystemClock, Workflow, WorkflowSettings
 from edge_agent.workflow.clock import Clock
 from firmware_bridges.configfile import ConfigError, describe_validation_error
-from firmware_bridges.contract import Command
+from firmware_bridges.contract import Command, ConfigMessage
 from firmware_bridges.readings import Reading
 from firmware_bridges.serial import escpos
 from firmware_bridges.serial.printer import PrinterSettings, ReceiptPrinter
@@ -141,6 +148,13 @@ class KioskRuntime:
         self.ble_backend = ble_backend
         self.allow_badge_entry = allow_badge_entry
         self.rules = load_rule_set(self.settings.workflow.rules_path or DEFAULT_RULES_PATH)
+        self.env_limits = self.settings.environment.limits  # replaced by a config message from the hub
+        # the configuration pushed by the hub: what runs, what arrived, what waits, what was refused
+        self.pushed: dict[str, Any] = {"running": None, "received": None, "pending": None, "rejected": None}
+        self._local_rules = self.rules
+        self._pushed_message: dict | None = None
+        self._pending_config: tuple | None = None
+        self._config_lock = asyncio.Lock()
         roster_path = self.settings.roster.path or Path(config.journal.path).parent / "roster.db"
         self.roster = Roster(roster_path)
         self.supervisor = DeviceSupervisor(config.devices, ble_backend=ble_backend)
@@ -156,6 +170,7 @@ class KioskRuntime:
         self._env: list[tuple[str, Reading]] = []
         self._last_alarm: dict[str, float] = defaultdict(lambda: float("-inf"))
         self.commands: dict[str, int] = defaultdict(int)
+        self._load_pushed_config()  # before the workflow starts: in effect from the first exam
 
     def _make_printer(self) -> ReceiptPrinter | None:
         if not self.settings.slip.enabled:
@@ -204,6 +219,7 @@ class KioskRuntime:
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.screen.host}:{port}/"
         self._tasks.append(asyncio.create_task(self._telemetry_loop(), name="telemetry"))
+        self._tasks.append(asyncio.create_task(self._config_loop(), name="hub-config"))
         return self.url
 
     async def stop(self) -> None:
@@ -225,7 +241,12 @@ class KioskRuntime:
     # ------------------------------------------------------------------ status, health, environment
 
     def _status_extra(self) -> dict:
-        return {"devices": self.supervisor.health()}
+        try:
+            roster_version = self.roster.version()
+        except Exception:  # the roster is closing: the status goes out without it
+            roster_version = None
+        return {"devices": self.supervisor.health(), "config_version": self.pushed["running"],
+                "config": dict(self.pushed), "roster_version": roster_version}
 
     def _on_health(self, name: str, entry: dict) -> None:
         if entry.get("state") == "fault":
@@ -236,7 +257,7 @@ class KioskRuntime:
     def _on_environment(self, name: str, reading: Reading) -> None:
         self._env.append((name, reading))
         zone = self.supervisor.zones().get(name)
-        alarm = environment_alarm(name, reading, self.settings.environment.limits, zone=zone)
+        alarm = environment_alarm(name, reading, self.env_limits, zone=zone)
         if alarm is not None:
             now = time.monotonic()
             if now - self._last_alarm[name] >= self.settings.environment.alarm_repeat_s:
@@ -289,6 +310,9 @@ class KioskRuntime:
         task.add_done_callback(self._command_tasks.discard)
 
     async def handle_command(self, kind: str, data: Any) -> None:
+        if kind == "config":
+            await self.apply_config(data)
+            return
         if kind != "cmd":
             self.commands[f"ignored_{kind}"] += 1
             return
@@ -320,3 +344,114 @@ class KioskRuntime:
                             "message_ru": "Команда от сервера не применена.", "message_en": f"Command not applied: {reason}",
                             "details": {"command_id": command_id, "reason": reason,
                                         "type": data.get("type") if isinstance(data, dict) else None}})
+
+    # ------------------------------------------------------------------ configuration pushed by the hub
+
+    def _config_path(self) -> Path:
+        return Path(self.config.journal.path).parent / "hub-config.json"
+
+    def _prepare_config(self, data: Any) -> tuple[ConfigMessage, RuleSet, EnvironmentLimits]:
+        """Validate a config message whole (ValidationError / RuleSetError name what is wrong).
+        ``admission_rules`` null means this kiosk's own rule set; ``thresholds`` override the
+        kiosk TOML's ``[environment.limits]``."""
+        message = ConfigMessage.model_validate(data)
+        rules = (self._local_rules if message.admission_rules is None
+                 else parse_rule_set(message.admission_rules, f"config {message.version}: admission_rules"))
+        limits = EnvironmentLimits.model_validate({**self.settings.environment.limits.model_dump(),
+                                                   **message.thresholds})
+        return message, rules, limits
+
+    def _load_pushed_config(self) -> None:
+        """At start: the configuration the hub pushed last is in effect before the first exam."""
+        try:
+            data = json.loads(self._config_path().read_text(encoding="utf-8"))
+            self._adopt(data, *self._prepare_config(data))
+        except FileNotFoundError:
+            return
+        except Exception as error:  # a damaged file: run the local config and say so in the status
+            log.error("stored hub configuration %s not used: %s", self._config_path(), error)
+            self.pushed["rejected"] = {"version": None, "reason": f"stored configuration unreadable: {error}"[:1000]}
+
+    def _store_config(self, data: dict) -> None:
+        """Durable (fsync, atomic rename) before it is applied: a restart runs what was accepted."""
+        path = self._config_path()
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def _adopt(self, data: dict, message: ConfigMessage, rules: RuleSet, limits: EnvironmentLimits) -> None:
+        self.rules = rules
+        if self.workflow is not None:
+            self.workflow.rules = rules  # read at each decision; only swapped with no exam in progress
+        self.env_limits = limits
+        self._pushed_message = data
+        self.pushed.update(running=message.version, received=message.version, pending=None)
+
+    async def apply_config(self, data: Any) -> None:
+        """A ``config`` message (retained: it arrives again on every connection; the same one is a no-op)."""
+        async with self._config_lock:
+            if data == self._pushed_message or (self._pending_config and data == self._pending_config[0]):
+                return
+            version = data.get("version") if isinstance(data, dict) else None
+            try:
+                prepared = self._prepare_config(data)
+            except (ValidationError, RuleSetError, ValueError) as error:
+                reason = str(error) if not isinstance(error, ValidationError) else "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()[:5])
+                self.pushed.update(received=version if isinstance(version, str) else None,
+                                   rejected={"version": version if isinstance(version, str) else None,
+                                             "reason": reason[:1000]})
+                self._record_event({"type": "config_rejected", "severity": "warning",
+                                    "message_ru": "Конфигурация от сервера не применена.",
+                                    "message_en": f"Configuration from the hub not applied: {reason[:300]}",
+                                    "details": {"version": self.pushed["rejected"]["version"], "reason": reason[:1000],
+                                                "running": self.pushed["running"]}})
+                self.agent.uplink.publish_status()
+                return
+            try:
+                await asyncio.to_thread(self._store_config, data)
+            except OSError as error:  # e.g. a full disk: not accepted; the retained message comes again on reconnect
+                log.error("hub configuration %s not stored: %s", version, error)
+                self.pushed["rejected"] = {"version": prepared[0].version, "reason": f"not stored: {error}"[:1000]}
+                self.agent.uplink.publish_status()
+                return
+            self.pushed.update(received=prepared[0].version, rejected=None, pending=None)
+            self._pending_config = (data, *prepared)
+            self._try_pending_config()
+
+    def _exam_in_progress(self) -> bool:
+        workflow = self.workflow
+        return workflow is not None and (workflow.view.get("screen") != "idle" or bool(workflow.waiting))
+
+    def _try_pending_config(self) -> None:
+        """Apply the accepted config now, unless it changes the rule set while an exam is in progress
+        (an exam is decided under one rule set from its first reading to its record)."""
+        if self._pending_config is None:
+            return
+        data, message, rules, limits = self._pending_config
+        if rules.fingerprint() != self.rules.fingerprint() and self._exam_in_progress():
+            if self.pushed["pending"] is None:
+                self.pushed["pending"] = (f"version {message.version}: its admission rule set waits until no exam is "
+                                          "in progress")
+                self.agent.uplink.publish_status()
+            return
+        self._pending_config = None
+        self._adopt(data, message, rules, limits)
+        log.info("hub configuration %s applied (rule set %s)", message.version, rules.version)
+        self._record_event({"type": "config_applied", "severity": "info",
+                            "message_ru": f"Применена конфигурация сервера, версия {message.version}.",
+                            "message_en": f"Hub configuration version {message.version} applied.",
+                            "details": {"version": message.version, "rule_set_version": rules.version,
+                                        "thresholds": message.thresholds}})
+        self.agent.uplink.publish_status()
+
+    async def _config_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self._try_pending_config()
+            except Exception:
+                log.exception("applying the hub configuration failed")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from firmware_bridges.configfile import ConfigError, load_toml_model
 from firmware_bridges.contract import DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_PAYLOAD_BYTES, Identifier
 from firmware_bridges.mqtt_settings import MqttSettings
 from hub.analytics.settings import AnalyticsSettings
+from hub.fleet import FleetSettings
 
 __all__ = ["HubConfig", "load_hub_config", "ConfigError", "Role"]
 
@@ -114,6 +115,74 @@ class PrivacySection(_Section):
                                            "and admin; k = 5 is a design default")
 
 
+class TimeseriesSection(_Section):
+    """Telemetry copied to an InfluxDB-compatible store (docs/timeseries.md); design defaults."""
+
+    enabled: bool = Field(default=True, description="false keeps the section in the file but sends nothing")
+    url: str = Field(min_length=1, pattern=r"^https?://", description="the store's base URL (InfluxDB v2 write API)")
+    org: str = Field(default="ohs", description="InfluxDB organisation (VictoriaMetrics ignores it)")
+    bucket: str = Field(default="ohs", min_length=1, description="InfluxDB bucket (VictoriaMetrics ignores it)")
+    token: str = Field(default="", description="API token; keep real tokens out of the repository")
+    measurement: str = Field(default="ohs_telemetry", min_length=1, max_length=200)
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="points in one write at most")
+    flush_interval_s: float = Field(default=1.0, gt=0, le=3600,
+                                    description="a smaller batch is sent once its oldest point waited this long")
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="one write attempt's HTTP timeout")
+    retry_initial_s: float = Field(default=0.5, gt=0, le=600, description="first wait after a failed write")
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between write attempts")
+    max_queue_points: int = Field(default=2_000_000, ge=100,
+                                  description="points the durable queue holds at most; beyond it the oldest are "
+                                              "dropped and counted (dropped_overflow)")
+    max_pending_envelopes: int = Field(default=20_000, ge=10,
+                                       description="telemetry messages offered but not yet in the durable queue "
+                                                   "(memory) at most; beyond it the oldest are dropped and counted")
+    queue_path: Path | None = Field(default=None,
+                                    description="the durable queue (SQLite); default timeseries-queue.db beside "
+                                                "the hub database")
+
+
+class RetentionSection(_Section):
+    """How long each kind of data is kept, and the telemetry roll-ups (docs/timeseries.md).
+
+    Days of 0 mean "keep forever". Every value is a design default except the audit-log floor,
+    which follows the 5-year keeping of the exam journal (reference.md §1.6; see the docs page).
+    """
+
+    raw_telemetry_days: int = Field(default=90, ge=0, le=36_500,
+                                    description="raw telemetry values; deleted only after they were rolled up")
+    telemetry_minute_days: int = Field(default=400, ge=0, le=36_500, description="per-minute roll-ups")
+    telemetry_hour_days: int = Field(default=1830, ge=0, le=36_500, description="per-hour roll-ups")
+    dead_letters_days: int = Field(default=90, ge=0, le=36_500,
+                                   description="dead letters (the row and byte caps of [dead_letters] apply too)")
+    audit_log_days: int = Field(default=1827, ge=0, le=36_500,
+                                description="the audit log of medical-record reads; never below audit_log_min_days")
+    audit_log_min_days: int = Field(default=1827, ge=1827, le=36_500,
+                                    description="floor of audit_log_days (at least 5 years, 1827 days); may be "
+                                                "raised, never lowered below 1827")
+    rollup_interval_s: float = Field(default=60.0, gt=0, le=86_400, description="how often new telemetry is rolled up")
+    prune_interval_s: float = Field(default=3600.0, gt=0, le=604_800, description="how often old data is deleted")
+    batch_rows: int = Field(default=1000, ge=10, le=100_000, description="rows per short transaction")
+    pause_s: float = Field(default=0.05, ge=0, le=10, description="pause between two batches (the store lock is free)")
+    decibel_quantities: list[str] = Field(
+        default_factory=lambda: ["noise_dba", "noise_lamax_dba", "noise_peak_dbc"],
+        description="quantities in dB: energy mean (LAeq), never an arithmetic mean (ISO 9612)",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RetentionSection":
+        def span(days: int) -> float:
+            return float("inf") if days == 0 else float(days)
+
+        if not span(self.raw_telemetry_days) <= span(self.telemetry_minute_days) <= span(self.telemetry_hour_days):
+            raise ValueError("roll-ups are kept at least as long as what they summarise: raw_telemetry_days <= "
+                             "telemetry_minute_days <= telemetry_hour_days (0 = forever)")
+        if self.audit_log_days and self.audit_log_days < self.audit_log_min_days:
+            raise ValueError(f"audit_log_days {self.audit_log_days} is below audit_log_min_days "
+                             f"{self.audit_log_min_days}: the audit log of medical-record reads is kept at least that "
+                             "long")
+        return self
+
+
 class HubConfig(_Section):
     name: Identifier = "hub"
     kiosks: list[KioskKey] = Field(default_factory=list, description="registered kiosks and their signing keys")
@@ -128,6 +197,11 @@ class HubConfig(_Section):
     )
     models_api: ModelsApiSection = ModelsApiSection()
     privacy: PrivacySection = PrivacySection()
+    fleet: FleetSettings = FleetSettings()  # kiosk credentials, pushed configuration, fleet view (docs/fleet.md)
+    timeseries: TimeseriesSection | None = Field(
+        default=None, description="telemetry to an InfluxDB-compatible store; absent: not sent (docs/timeseries.md)")
+    retention: RetentionSection | None = Field(
+        default=None, description="retention and telemetry roll-ups; absent: nothing is deleted or rolled up")
 
     @property
     def client_id(self) -> str:

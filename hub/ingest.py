@@ -26,6 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -86,13 +87,9 @@ class Ingest:
         self.queue: "queue.Queue[Incoming]" = queue.Queue()
         self.counters: Counter = Counter()
         self.dead_letter_reasons: Counter = Counter()
-        self.sequences: dict[Key, SequenceRanges] = {
-            key: SequenceRanges(ranges) for key, ranges in store.stored_sequences().items()
-        }
         self.contested: dict[Key, dict[int, set[str]]] = store.contested_sequences()
-        for key, seqs in self.contested.items():
-            for seq in seqs:
-                self.sequences.setdefault(key, SequenceRanges()).discard(seq)
+        # loaded per key on first use, less the contested sequences (a start reads none of `received`)
+        self.sequences: MutableMapping[Key, SequenceRanges] = store.sequence_map(self.contested)
         self.fault: dict | None = None  # the store fault being retried, while it lasts
         self._last_progress = time.monotonic()
         self._pending_batch = 0  # messages of the batch being stored (or retried)
@@ -102,6 +99,8 @@ class Ingest:
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self.client = None
+        #: optional sinks of stored telemetry (hub.timeseries); each ``offer(envelopes)`` must not block
+        self.telemetry_sinks: list = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -241,7 +240,7 @@ class Ingest:
                 self.client.ack(item.mid, item.qos)
         self._account(result, rejected)
         for key, seqs in result.touched.items():
-            self.publish_ack(*key, batch_seqs=seqs)
+            self.publish_ack(*key, batch_seqs=seqs, confirmed=result.confirmed.get(key, {}))
 
     def _parse(self, batch: list[Incoming]) -> tuple[list[Parsed], list[tuple[str, bytes, str, str]]]:
         parsed, rejected = [], []
@@ -302,6 +301,8 @@ class Ingest:
             merged.contested += result.contested
             for key, seqs in result.touched.items():
                 merged.touched.setdefault(key, set()).update(seqs)
+            for key, confirmed in result.confirmed.items():
+                merged.confirmed.setdefault(key, {}).update(confirmed)
         return merged
 
     def _commit_isolated(self, entries: list, rejected: list, culprit: Parsed | None) -> BatchResult:
@@ -342,13 +343,22 @@ class Ingest:
         for code, reason in result.conflicts:
             self.dead_letter_reasons[code] += 1
             log.warning("conflict kept for an admin (%s): %s", code, reason)
+        telemetry = [env for env in result.stored if env.kind == "telemetry"] if self.telemetry_sinks else []
+        if telemetry:  # committed already: each sink copies it to its own queue, never blocking the ingest
+            for sink in self.telemetry_sinks:
+                try:
+                    sink.offer(telemetry)
+                except Exception:  # noqa: BLE001 — a faulty sink must not stop the acks
+                    log.exception("a telemetry sink refused %d stored messages", len(telemetry))
 
-    def publish_ack(self, site: str, kiosk: str, incarnation: str = "", batch_seqs: set[int] | None = None) -> None:
+    def publish_ack(self, site: str, kiosk: str, incarnation: str = "", batch_seqs: set[int] | None = None,
+                    confirmed: dict[int, str] | None = None) -> None:
         key = (site, kiosk, incarnation)
         ranges = self.sequences.get(key) or SequenceRanges()
         contested = self.contested.get(key, {})
         listed = set(sorted(contested)[-ACK_CONTESTED_RECENT:]) | (set(batch_seqs or ()) & set(contested))
         ack = ranges.ack(site, kiosk, self.config.ingest.ack_ranges_max, incarnation=incarnation,
-                         contested={seq: sorted(contested[seq]) for seq in sorted(listed)})
+                         contested={seq: sorted(contested[seq]) for seq in sorted(listed)},
+                         confirmed=confirmed or {})
         self.client.publish(topic(site, kiosk, "ack"), ack.model_dump_json(by_alias=True), qos=1)
         self.counters["acks_sent"] += 1

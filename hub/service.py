@@ -26,6 +26,17 @@ class HubService:
         for entry in config.kiosks:
             self.store.register_key(entry.site, entry.kiosk, entry.public_key)
         self.ingest = Ingest(config, self.store)
+        self.timeseries = None  # hub.timeseries.TimeseriesSink, when [timeseries] is configured
+        if config.timeseries is not None and config.timeseries.enabled:
+            from hub.timeseries import TimeseriesSink, queue_path_for
+
+            self.timeseries = TimeseriesSink(config.timeseries, queue_path_for(config.timeseries, config.storage.path))
+            self.ingest.telemetry_sinks.append(self.timeseries)
+        self.retention = None  # hub.retention.Retention, when [retention] is configured
+        if config.retention is not None:
+            from hub.retention import Retention
+
+            self.retention = Retention(self.store, config.retention)
         self.with_api = with_api
         self.api_port: int | None = None
         self._server: uvicorn.Server | None = None
@@ -37,12 +48,20 @@ class HubService:
         return f"http://{self.config.api.host}:{self.api_port}"
 
     def start(self, connect_timeout: float | None = None) -> "HubService":
+        if self.timeseries is not None:
+            self.timeseries.start()
         self.ingest.start()
         if connect_timeout is not None and not self.ingest.wait_connected(connect_timeout):
             raise TimeoutError(f"hub could not reach the broker at {self.config.mqtt.host}:{self.config.mqtt.port}")
         from hub.analytics import AnalyticsRunner, settings_for_hub
 
         self.analytics = AnalyticsRunner(self.store, settings_for_hub(self.config)).start()
+        if self.retention is not None:
+            raw_days = self.config.retention.raw_telemetry_days
+            if raw_days and raw_days < self.analytics.settings.lookback_days:
+                log.warning("raw telemetry is kept %d days, fewer than the analytics look back (%d days)", raw_days,
+                            self.analytics.settings.lookback_days)
+            self.retention.start()
         if self.with_api:
             self.api_port = self.config.api.port or free_port(self.config.api.host)
             app = create_app(self.config, self.store, self.ingest)
@@ -60,7 +79,11 @@ class HubService:
             self._server_thread.join(timeout=10)
         if self.analytics is not None:
             self.analytics.stop()
+        if self.retention is not None:
+            self.retention.stop()
         self.ingest.stop()
+        if self.timeseries is not None:
+            self.timeseries.stop()  # after the ingest: everything it offered goes to the durable queue
         self.store.close()
 
     def serve_forever(self) -> None:

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+from urllib.parse import quote
 
 import sqlite_utils
 
 from firmware_bridges.contract import Envelope
 from hub import evidence
+from hub.sequences import SequenceRanges
 
-SCHEMA = """
+log = logging.getLogger("hub.store")
+
+TABLES = """
 CREATE TABLE IF NOT EXISTS received (
     site TEXT NOT NULL, kiosk TEXT NOT NULL, incarnation TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL,
     event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, received_at TEXT NOT NULL, content_hash TEXT,
@@ -36,22 +43,16 @@ CREATE TABLE IF NOT EXISTS exams (
     received_at TEXT NOT NULL, body TEXT NOT NULL, chain_status TEXT NOT NULL DEFAULT 'unsigned',
     incarnation TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS exams_by_time ON exams(finished_at);
-CREATE INDEX IF NOT EXISTS exams_by_worker ON exams(worker_id, finished_at);
-CREATE INDEX IF NOT EXISTS exams_by_kiosk ON exams(site, kiosk, seq);
-CREATE INDEX IF NOT EXISTS exams_chain_waiting ON exams(received_at) WHERE chain_status = 'pending_link';
 CREATE TABLE IF NOT EXISTS telemetry (
     site TEXT NOT NULL, kiosk TEXT NOT NULL, seq INTEGER NOT NULL,
     sensor_id TEXT NOT NULL, zone TEXT NOT NULL, ts TEXT NOT NULL,
     quantity TEXT NOT NULL, value REAL, invalid_reason TEXT
 );
-CREATE INDEX IF NOT EXISTS telemetry_by_zone ON telemetry(zone, quantity, ts);
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, site TEXT NOT NULL, kiosk TEXT NOT NULL, seq INTEGER NOT NULL,
     type TEXT NOT NULL, severity TEXT NOT NULL, zone TEXT, device TEXT,
     kiosk_ts TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_type ON events(type, kiosk_ts);
 CREATE TABLE IF NOT EXISTS kiosks (
     site TEXT NOT NULL, kiosk TEXT NOT NULL, state TEXT NOT NULL, status_ts TEXT NOT NULL,
     last_seen TEXT NOT NULL, status TEXT NOT NULL,
@@ -76,6 +77,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT
 );
 """
+
+#: Every filter of ``GET /api/v1/exams`` (site, kiosk, worker_id, outcome, exam_type, each with the
+#: since/until range on finished_at and the order finished_at, seq) walks one of these in order. The
+#: four by site, kiosk, outcome and exam type also carry the other three as trailing columns, so a
+#: combination of filters (site + outcome, kiosk + outcome, ...) is tested on index entries and a
+#: capped count never reads the table. The analyses' period pre-filter uses exams_by_finished (or
+#: exams_by_site_time), their "newest data day" exams_by_started and telemetry_by_zone; the
+#: telemetry query skip-scans telemetry_by_zone's zones (see SEEDED_STATISTICS).
+INDEXES = """
+CREATE INDEX IF NOT EXISTS exams_by_finished ON exams(finished_at, seq);
+CREATE INDEX IF NOT EXISTS exams_by_site_time ON exams(site, finished_at, seq, kiosk, outcome, exam_type);
+CREATE INDEX IF NOT EXISTS exams_by_kiosk_time ON exams(kiosk, finished_at, seq, site, outcome, exam_type);
+CREATE INDEX IF NOT EXISTS exams_by_outcome_time ON exams(outcome, finished_at, seq, site, kiosk, exam_type);
+CREATE INDEX IF NOT EXISTS exams_by_type_time ON exams(exam_type, finished_at, seq, site, kiosk, outcome);
+CREATE INDEX IF NOT EXISTS exams_by_worker ON exams(worker_id, finished_at);
+CREATE INDEX IF NOT EXISTS exams_by_started ON exams(started_at);
+CREATE INDEX IF NOT EXISTS exams_chain_waiting ON exams(received_at) WHERE chain_status = 'pending_link';
+CREATE INDEX IF NOT EXISTS telemetry_by_zone ON telemetry(zone, quantity, ts);
+CREATE INDEX IF NOT EXISTS events_by_type ON events(type, kiosk_ts);
+"""
+
+#: Indexes of older hubs that one of INDEXES replaces (dropped at start; the replacement covers their queries).
+SUPERSEDED_INDEXES = ("exams_by_time", "exams_by_kiosk")
+
+SCHEMA = TABLES + INDEXES
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,12 @@ class BatchResult:
     contested: list[tuple[str, str, str, int, str]] = field(default_factory=list)
     #: (site, kiosk, incarnation) -> sequences of this batch (acked or not)
     touched: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)
+    #: (site, kiosk, incarnation) -> {seq: event id} of the records now held under that exact identity
+    #: (stored, already stored, or kept whole as a conflict): what the acks confirm
+    confirmed: dict[tuple[str, str, str], dict[int, str]] = field(default_factory=dict)
+
+    def confirm(self, env: Envelope) -> None:
+        self.confirmed.setdefault((env.site, env.kiosk, env.incarnation_key), {})[env.seq] = str(env.event_id)
 
     def touch(self, env: Envelope) -> None:
         seqs = self.touched.setdefault((env.site, env.kiosk, env.incarnation_key), set())
@@ -136,8 +168,336 @@ def content_hash(envelope: Envelope, raw_body: dict | None) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class Store:
-    """One SQLite file; a lock serialises the writer thread and API readers on one connection."""
+#: A page count stops counting here; past it the API returns an estimate (``total_estimated``).
+COUNT_CAP = 10_000
+#: Rows read from the newest matching end of a time index to estimate a count past COUNT_CAP.
+ESTIMATE_SAMPLE = 2000
+#: A column with at most this many distinct values gets them counted (skip-scan) for the statistics.
+DISTINCT_CAP = 256
+#: Stored records after which the statistics are refreshed (Store.refresh_statistics).
+ANALYZE_EVERY_RECORDS = 50_000
+#: Below this many rows a record table gets SEEDED_STATISTICS as they are instead of measured ones.
+SEED_BELOW_ROWS = 20_000
+#: The planner's statistics (``sqlite_stat1``: rows, then rows per distinct prefix of the index) of a
+#: large hub — a million exams at 5 sites of 10 kiosks, ten million telemetry values, 100 000 events —
+#: given to a hub too small to measure its own, so that it plans its queries as it will at scale
+#: (e.g. the medic queue walks its partial index rather than sorting one outcome's rows, the
+#: telemetry query skip-scans zones). On a larger table the row counts and the counts of columns with
+#: few values are measured and these give the rest (rows per worker, per timestamp).
+SEEDED_STATISTICS: dict[str, dict[str, str]] = {
+    "exams": {
+        "sqlite_autoindex_exams_1": "1000000 1",
+        "exams_by_finished": "1000000 2 1",
+        "exams_by_site_time": "1000000 200000 2 1 1 1 1",
+        "exams_by_outcome_time": "1000000 333334 2 1 1 1 1",
+        "exams_by_kiosk_time": "1000000 20000 2 1 1 1 1",
+        "exams_by_type_time": "1000000 333334 2 1 1 1 1",
+        "exams_by_worker": "1000000 200 1",
+        "exams_by_started": "1000000 2",
+        "exams_chain_waiting": "100 2",
+        "exams_medic_queue": "60000 2",  # hub/medic.py's partial index (outcome needs_medic / not_admitted)
+    },
+    "telemetry": {"telemetry_by_zone": "10000000 500000 100000 2"},
+    "events": {"sqlite_autoindex_events_1": "100000 1", "events_by_type": "100000 10000 2"},
+}
+
+
+class ReadPool:
+    """Read-only connections to one SQLite file (WAL readers), each lent to one query at a time.
+
+    In WAL mode a reader sees the newest committed transaction when its statement starts and never
+    blocks, nor is blocked by, the writer. Connections are opened ``mode=ro`` (falling back to
+    ``PRAGMA query_only`` where the URI cannot be opened read-only); up to ``keep`` idle ones are kept
+    for reuse, so a burst of API threads opens a few more and closes them when it is over.
+    """
+
+    def __init__(self, path: str | Path, *, keep: int = 8, timeout: float = 30.0, cache_kib: int = 32768):
+        self.path = Path(path)
+        self.keep = keep
+        self.timeout = timeout
+        self.cache_kib = cache_kib
+        self._idle: list[tuple[int, sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._generation = 0
+        self.opened = 0  # connections opened so far (tests, diagnostics)
+
+    @property
+    def uri(self) -> str:
+        return f"file:{quote(str(self.path.resolve()), safe='/')}?mode=ro"
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.uri, uri=True, check_same_thread=False, isolation_level=None,
+                                   timeout=self.timeout)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError:  # e.g. no -shm yet and a directory we may not write: plain + query_only
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=self.timeout)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
+        self.opened += 1
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            generation, conn = self._idle.pop() if self._idle else (self._generation, None)
+        if conn is None:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = not self._closed and generation == self._generation and len(self._idle) < self.keep
+                if keep:
+                    self._idle.append((generation, conn))
+            if not keep:
+                conn.close()
+
+    def recycle(self) -> None:
+        """Close the idle connections, and the lent ones when they come back (after new statistics:
+        a connection loads them when it opens)."""
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
+            conn.close()
+
+
+class _Reading:
+    """The read helpers (``query``, ``query_rows``, ``scalar``) over :meth:`_read_connection`."""
+
+    def _read_connection(self):  # pragma: no cover - provided by the classes below
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        with self._read_connection() as conn:
+            cursor = conn.execute(sql, tuple(params))
+            try:
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row)) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+
+    def query_rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        with self._read_connection() as conn:
+            cursor = conn.execute(sql, tuple(params))
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
+    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        with self._read_connection() as conn:
+            cursor = conn.execute(sql, tuple(params))
+            try:
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            return row[0] if row else None
+
+    def count_capped(self, table: str, where: str = "", params: Iterable[Any] = (),
+                     cap: int = COUNT_CAP) -> tuple[int, bool]:
+        """``(count, exact)``: rows of ``table`` matching ``where`` (an SQL clause, may be empty), counted
+        up to ``cap``; past it ``(cap + 1, False)`` — the caller estimates (:meth:`estimate_count`)."""
+        counted = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} {where} LIMIT ?)", [*params, cap + 1])
+        return (counted, True) if counted <= cap else (cap + 1, False)
+
+    def estimate_count(self, table: str, equal: dict[str, Any] | None = None, time_column: str | None = None,
+                       since: str | None = None, until: str | None = None, sample: int = ESTIMATE_SAMPLE) -> int:
+        """An estimate of the rows of ``table`` (an append-only rowid table) with ``column = value`` for
+        each of ``equal`` and ``since <= time_column < until`` (ISO 8601 text; either may be None):
+        the rows in the time range (counted up to COUNT_CAP, else the range's share of the column's
+        span times ``max(rowid)``) times the share of matches among the newest ``sample`` of them (read
+        along the time index). Milliseconds at any size; a count past COUNT_CAP is a page count's
+        order of magnitude, not an exact figure."""
+        equal = {k: v for k, v in (equal or {}).items() if v is not None}
+        bounds, bound_params = [], []
+        if time_column and since is not None:
+            bounds.append(f"{time_column} >= ?")
+            bound_params.append(since)
+        if time_column and until is not None:
+            bounds.append(f"{time_column} < ?")
+            bound_params.append(until)
+        rows = self.scalar(f"SELECT max(rowid) FROM {table}") or 0
+        if not rows:
+            return 0
+        if bounds:
+            in_range, exact = self.count_capped(table, "WHERE " + " AND ".join(bounds), bound_params)
+            if not exact:
+                in_range = max(in_range, int(rows * self._range_share(table, time_column, since, until)))
+        else:
+            in_range = rows
+        if not equal or not in_range:
+            return in_range
+        test = " AND ".join(f"{column} = ?" for column in equal)
+        inner = f"SELECT {', '.join(equal)} FROM {table}"
+        if bounds:
+            inner += " WHERE " + " AND ".join(bounds)
+        if time_column:
+            inner += f" ORDER BY {time_column} DESC"
+        seen, matched = self.query_rows(
+            f"SELECT count(*), coalesce(sum(CASE WHEN {test} THEN 1 ELSE 0 END), 0) FROM ({inner} LIMIT ?)",
+            [*equal.values(), *bound_params, sample])[0]
+        share = (matched if matched else 0.5) / max(seen, 1)
+        return int(round(in_range * share))
+
+    def _range_share(self, table: str, column: str, lo: str | None, hi: str | None) -> float:
+        first = self.scalar(f"SELECT min({column}) FROM {table}")
+        last = self.scalar(f"SELECT max({column}) FROM {table}")
+        if first is None or last is None:
+            return 0.0
+        try:
+            start, end = _instant(first), _instant(last)
+            a = max(start, _instant(lo)) if lo else start
+            b = min(end, _instant(hi)) if hi else end
+        except ValueError:
+            return 1.0
+        span = (end - start).total_seconds()
+        if span <= 0:
+            return 1.0 if a <= b else 0.0
+        return max(0.0, min(1.0, (b - a).total_seconds() / span))
+
+    def sequence_ranges(self, site: str, kiosk: str, incarnation: str) -> list[tuple[int, int]]:
+        """One kiosk incarnation's stored sequences as sorted, merged ranges: one range query over
+        ``received``'s primary key (gaps and islands: ``seq - row_number()`` is constant on a run)."""
+        return [(first, last) for first, last in self.query_rows(
+            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS island "
+            "FROM received WHERE site = ? AND kiosk = ? AND incarnation = ?) GROUP BY island ORDER BY 1",
+            (site, kiosk, incarnation))]
+
+
+def _count_prefixes(conn: sqlite3.Connection, table: str, columns: list[str], where: str, cap: int) -> int | None:
+    """How many distinct values ``columns`` take (None past ``cap``), walking an index from one value
+    to the next (``min(c) WHERE c > ?``: a seek each, never a scan)."""
+    base = f" AND ({where})" if where else ""
+
+    def walk(fixed: list[tuple[str, Any]], column: str, budget: int) -> int | None:
+        prefix = "".join(f" AND {c} = ?" for c, _ in fixed)
+        args = [v for _, v in fixed]
+        count = 0
+        value = conn.execute(f"SELECT min({column}) FROM {table} WHERE 1{prefix}{base}", args).fetchone()[0]
+        while value is not None:
+            count += 1
+            if count > budget:
+                return None
+            value = conn.execute(f"SELECT min({column}) FROM {table} WHERE {column} > ?{prefix}{base}",
+                                 [value, *args]).fetchone()[0]
+        return count
+
+    if len(columns) == 1:
+        return walk([], columns[0], cap)
+    total = 0
+    first = conn.execute(f"SELECT min({columns[0]}) FROM {table} WHERE 1{base}").fetchone()[0]
+    values = []
+    while first is not None:
+        values.append(first)
+        if len(values) > cap:
+            return None
+        first = conn.execute(f"SELECT min({columns[0]}) FROM {table} WHERE {columns[0]} > ?{base}",
+                             [first]).fetchone()[0]
+    if len(columns) > 2:
+        return None  # deeper prefixes of the record indexes are timestamps: not worth walking
+    for value in values:
+        found = walk([(columns[0], value)], columns[1], cap - total)
+        if found is None:
+            return None
+        total += found
+    return total
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+class ReadOnlyStore(_Reading):
+    """The read side of a hub store for another process (the analytics runner): the same ``query``,
+    ``query_rows`` and ``scalar`` over read-only connections; it never writes, and has no ``lock``
+    or ``conn``. ``ensure_schema`` only notes the name: the hub's process creates the tables."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.readers = ReadPool(self.path, keep=2)
+        self._extensions: set[str] = set()
+
+    def _read_connection(self):
+        return self.readers.connection()
+
+    def ensure_schema(self, name: str, script: str) -> None:
+        self._extensions.add(name)
+
+    def close(self) -> None:
+        self.readers.close()
+
+
+class StoredSequences(MutableMapping):
+    """``(site, kiosk, incarnation) -> SequenceRanges`` of stored records, loaded per key on first use.
+
+    The ingest's view of what is stored (for acks): a hub with a million records starts without
+    reading them; the first ack to a kiosk incarnation loads its ranges with one range query
+    (:meth:`Store.sequence_ranges`), less the sequences in ``contested`` (acknowledged by event id
+    only). A key with nothing stored loads as empty ranges.
+    """
+
+    def __init__(self, store: "_Reading", contested: dict | None = None):
+        self.store = store
+        self.contested = contested if contested is not None else {}
+        self._loaded: dict[tuple[str, str, str], SequenceRanges] = {}
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def __getitem__(self, key: tuple[str, str, str]) -> SequenceRanges:
+        found = self._loaded.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._loaded.get(key)
+            if found is None:
+                found = SequenceRanges(self.store.sequence_ranges(*key))
+                for seq in list(self.contested.get(key, {})):
+                    found.discard(seq)
+                self.loads += 1
+                self._loaded[key] = found
+            return found
+
+    def __setitem__(self, key: tuple[str, str, str], value: SequenceRanges) -> None:
+        with self._lock:
+            self._loaded[key] = value
+
+    def __delitem__(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            del self._loaded[key]
+
+    def __iter__(self):  # the keys loaded so far (iterating never reads the whole table)
+        return iter(list(self._loaded))
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    def __contains__(self, key: object) -> bool:  # anything stored for this key (loads it)
+        return isinstance(key, tuple) and len(key) == 3 and bool(self[key].ranges)
+
+    def loaded(self) -> dict[tuple[str, str, str], SequenceRanges]:
+        """The keys loaded so far (what ``dict(...)`` of the old eager mapping held, for these keys)."""
+        return dict(self._loaded)
+
+
+class Store(_Reading):
+    """One SQLite file in WAL mode. One writer connection, used under ``lock`` for writes only
+    (the ingest's batches, module writes that read-then-write in one transaction); the read helpers
+    ``query``/``query_rows``/``scalar`` use pooled read-only connections (:class:`ReadPool`), so a long
+    read never delays a commit and a commit never waits for a read. A thread that holds ``lock``
+    reads on the writer connection (it sees its own uncommitted writes)."""
 
     def __init__(self, path: str | Path, synchronous: str = "FULL", *, trust_on_first_use: bool = False,
                  dead_letters: DeadLetterPolicy | None = None):
@@ -148,12 +508,128 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
-        conn.executescript(SCHEMA)
+        conn.executescript(TABLES)
         conn.executescript(evidence.SCHEMA)
         self._migrate()
+        self._ensure_indexes()
         self.trust_on_first_use = trust_on_first_use
         self.dead_letter_policy = dead_letters or DeadLetterPolicy()
         self._extensions: set[str] = set()
+        self.readers = ReadPool(self.path)
+        self._stored_since_analyze = 0
+        self.statistics = self.refresh_statistics()
+
+    # ------------------------------------------------------------------ indexes and statistics
+
+    def _ensure_indexes(self) -> None:
+        """Create the indexes (new ones on an old database: a one-time cost at that start) and drop
+        the ones they replace."""
+        with self.lock:
+            for name in SUPERSEDED_INDEXES:
+                self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            self.conn.executescript(INDEXES)
+
+    def refresh_statistics(self) -> dict[str, str]:
+        """Keep the planner's statistics (``sqlite_stat1``) current for the record tables: below
+        SEED_BELOW_ROWS rows the shape of a large hub (SEEDED_STATISTICS), above it measured on a read
+        connection — row counts by ``max(rowid)``, the values of few-valued index columns (site, kiosk,
+        outcome, exam type, zone, quantity) counted by skip-scan — and written in one short
+        transaction. Milliseconds at a million exams, and never the write lock while measuring: a
+        plain ``ANALYZE`` would scan every index inside a write transaction (seconds of stalled ingest
+        at ten million telemetry rows), and a sampled one (``analysis_limit``) mis-measures columns
+        like the outcome by the sample size. Runs at start and every ANALYZE_EVERY_RECORDS stored
+        records; returns ``{table: "measured" | "seeded"}`` ({} if it failed: statistics are an
+        optimisation, never an error)."""
+        done: dict[str, str] = {}
+        try:
+            with self.readers.connection() as reader:
+                planned = {table: self._table_statistics(reader, table) for table in SEEDED_STATISTICS}
+            with self.lock:
+                conn = self.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("ANALYZE sqlite_schema")  # creates sqlite_stat1 if missing
+                    for table, (kind, stats) in planned.items():
+                        conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = ?", (table,))
+                        conn.executemany("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?,?,?)",
+                                         [(table, index, stat) for index, stat in stats.items()])
+                        done[table] = kind
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("ANALYZE sqlite_schema")  # this connection loads the new statistics
+                self._stored_since_analyze = 0
+            self.readers.recycle()  # and read connections opened from now on
+        except sqlite3.Error as error:
+            log.warning("refreshing the query planner's statistics failed: %s", error)
+            return {}
+        return done
+
+    @staticmethod
+    def _table_statistics(conn: sqlite3.Connection, table: str) -> tuple[str, dict[str, str]]:
+        seeds = SEEDED_STATISTICS[table]
+        indexes = {name: sql for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?", (table,))}
+        rows = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+        if rows < SEED_BELOW_ROWS:
+            return "seeded", {name: stat for name, stat in seeds.items() if name in indexes}
+        out = {}
+        for name, sql in indexes.items():
+            columns = [row[0] for row in conn.execute(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,))]
+            if not columns or None in columns:
+                continue
+            where = ""
+            if sql and " WHERE " in sql.upper():  # a partial index: count its own rows (through it)
+                where = sql[sql.upper().rindex(" WHERE ") + 7:]
+                size = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+            else:
+                size = rows
+            seeded = [int(n) for n in seeds.get(name, "").split()[1:]]
+            per_prefix = []
+            for depth in range(1, len(columns) + 1):
+                distinct = _count_prefixes(conn, table, columns[:depth], where, DISTINCT_CAP)
+                if distinct is None:  # too many values to count: the seeded figure, else "about unique"
+                    guess = seeded[depth - 1] if len(seeded) >= depth else 1
+                    per_prefix.append(max(1, min(guess, per_prefix[-1] if per_prefix else size)))
+                    per_prefix.extend(max(1, min(seeded[d] if len(seeded) > d else 1, per_prefix[-1]))
+                                      for d in range(depth, len(columns)))
+                    break
+                per_prefix.append(max(1, -(-size // max(distinct, 1))))
+            out[name] = " ".join(str(n) for n in [max(size, 1), *per_prefix])
+        return "measured", out
+
+    def _note_stored(self, count: int) -> None:
+        """After a commit: refresh the statistics every ANALYZE_EVERY_RECORDS stored records."""
+        self._stored_since_analyze += count
+        if self._stored_since_analyze >= ANALYZE_EVERY_RECORDS:
+            self.refresh_statistics()
+
+    # ------------------------------------------------------------------ read connections
+
+    def _owns_lock(self) -> bool:
+        is_owned = getattr(self.lock, "_is_owned", None)
+        return bool(is_owned and is_owned())
+
+    @contextmanager
+    def _read_connection(self) -> Iterator[sqlite3.Connection]:
+        if self._owns_lock():  # inside a writer's transaction: read what it wrote, on its connection
+            yield self.conn
+            return
+        with self.readers.connection() as conn:
+            yield conn
+
+    def read_connection(self):
+        """A read-only connection for a longer read (``with store.read_connection() as conn:``);
+        the writer is never blocked by it. Hold it no longer than needed: a WAL reader keeps the
+        pages of its snapshot from being checkpointed."""
+        return self._read_connection()
+
+    def sequence_map(self, contested: dict | None = None) -> StoredSequences:
+        """The lazily loaded per-incarnation sequence ranges the ingest acknowledges from."""
+        return StoredSequences(self, contested)
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
@@ -201,8 +677,17 @@ class Store:
         if name in self._extensions:
             return
         with self.lock:
+            before = self._record_indexes()
             self.conn.executescript(script)
             self._extensions.add(name)
+            added = self._record_indexes() - before
+        if added:  # a module indexed a record table: give its index statistics like the others
+            self.refresh_statistics()
+
+    def _record_indexes(self) -> set[str]:
+        return {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN (%s)"
+            % ",".join("?" * len(SEEDED_STATISTICS)), tuple(SEEDED_STATISTICS))}
 
     def register_key(self, site: str, kiosk: str, public_key: str, source: str = "config") -> None:
         """Register (or, from config, replace) a kiosk's signing key."""
@@ -218,6 +703,7 @@ class Store:
         return self.db.conn
 
     def close(self) -> None:
+        self.readers.close()
         with self.lock:
             self.conn.close()
 
@@ -249,14 +735,17 @@ class Store:
                     outcome = self._store_record(envelope, received_at, raw[0] if raw else None)
                     if outcome == "stored":
                         result.stored.append(envelope)
+                        result.confirm(envelope)
                     elif outcome == "duplicate":
                         result.duplicates += 1
+                        result.confirm(envelope)
                     else:
                         code, reason = outcome
                         result.conflicts.append((code, reason))
                         if self._quarantine(envelope, received_at, raw[0] if raw else None, code, reason):
                             result.contested.append((envelope.site, envelope.kiosk, envelope.incarnation_key,
                                                      envelope.seq, str(envelope.event_id)))
+                            result.confirm(envelope)  # kept whole under its own identity
                         else:
                             result.dead_lettered += 1
                 for topic_name, payload, reason, *code in dead_letters:
@@ -269,6 +758,8 @@ class Store:
                 if conn.in_transaction:  # SQLite may have rolled back already (disk full)
                     conn.execute("ROLLBACK")
                 raise
+            if result.stored:  # committed; statistics are refreshed now and then (never fails the batch)
+                self._note_stored(len(result.stored))
         return result
 
     def _store_record(self, env: Envelope, received_at: str, raw_body: dict | None) -> str | tuple[str, str]:
@@ -434,10 +925,11 @@ class Store:
     # ------------------------------------------------------------------ sequences
 
     def stored_sequences(self) -> dict[tuple[str, str, str], list[tuple[int, int]]]:
-        """Every kiosk incarnation's stored sequences as sorted, merged ranges (for acks after a restart)."""
+        """Every kiosk incarnation's stored sequences as sorted, merged ranges. Reads all of ``received``
+        (seconds at a million records): the ingest loads per key on demand instead (:meth:`sequence_map`)."""
         ranges: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
-        with self.lock:
-            rows = self.conn.execute(
+        with self.read_connection() as conn:
+            rows = conn.execute(
                 "SELECT site, kiosk, incarnation, seq FROM received ORDER BY site, kiosk, incarnation, seq")
             for site, kiosk, incarnation, seq in rows:
                 current = ranges.setdefault((site, kiosk, incarnation), [])
@@ -471,20 +963,7 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-        with self.lock:
-            cursor = self.conn.execute(sql, tuple(params))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-    def query_rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        with self.lock:
-            return self.conn.execute(sql, tuple(params)).fetchall()
-
-    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        with self.lock:
-            row = self.conn.execute(sql, tuple(params)).fetchone()
-            return row[0] if row else None
+    # query, query_rows, scalar, count_capped, estimate_count: see _Reading (read-only connections)
 
     def audit(self, actor: str, role: str, action: str, subject: str, detail: dict | None = None) -> None:
         """Write one audit row (every read of an individual medical record, 323-FZ art. 13)."""

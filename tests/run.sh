@@ -4,22 +4,27 @@
 #   bash tests/run.sh [pytest arguments]
 #
 # System packages (installed with apt-get when missing; sudo when not root):
-#   mosquitto  the real MQTT broker every delivery test talks to
+#   mosquitto, mosquitto-clients   the real MQTT broker every delivery test talks to; mosquitto_passwd
+#              and the mosquitto_sub probe of the bridge test
 #   chromium   the headless browser of the screen tests (Playwright drives Debian's build)
 #   socat      pseudo-terminal pairs for the serial-device tests
 #   iproute2, nftables   network namespaces and packet loss for the partition fault test
 #   faketime   a kiosk clock a day wrong, without touching the system clock
+#   victoria-metrics   the InfluxDB-compatible time-series server the telemetry sink is tested against
+#   victoria-metrics   the time-series store the telemetry tests write to (InfluxDB v2 write API)
 # Python packages go into .venv (pip install -e '.[dev]'); then pytest runs with the project's settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
 compgen -G "/usr/lib/*-linux-gnu/faketime/libfaketime*.so.1" >/dev/null || need+=(faketime)
+command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] || need+=(victoria-metrics)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive

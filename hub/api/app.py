@@ -38,6 +38,8 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_analytics.router)
     from hub.api import routes_admin  # conflicts kept for an admin (issue 10)
     app.include_router(routes_admin.router)
+    from hub.api import routes_fleet  # kiosk clock offsets, pushed configuration (docs/fleet.md)
+    app.include_router(routes_fleet.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
     app.add_middleware(BodyLimit, max_bytes=config.models_api.max_body_bytes)

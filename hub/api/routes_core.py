@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from hub.api.deps import MAX_OFFSET, Caller, get_caller, get_store, require
-from hub.store import Store
+from hub.store import COUNT_CAP, Store
 
 router = APIRouter(prefix="/api/v1")
 
@@ -40,6 +40,12 @@ def health(request: Request, store: Store = Depends(get_store)) -> dict:
     if conflicts:
         state["problems"].append({"code": "conflicts", "message": f"{conflicts} conflicting records wait for an "
                                   "admin (GET /api/v1/conflicts)", "count": conflicts})
+    timeseries = next((sink.health() for sink in getattr(ingest, "telemetry_sinks", ()) if hasattr(sink, "health")),
+                      None)
+    if timeseries and timeseries["status"] != "ok":
+        state = {**state, "status": "degraded"}
+        state["problems"].append({"code": "timeseries", "message": "; ".join(timeseries["problems"]),
+                                  "queue_depth": timeseries["queue_depth"]})
     return {
         "status": state["status"],
         "problems": state["problems"],
@@ -50,6 +56,7 @@ def health(request: Request, store: Store = Depends(get_store)) -> dict:
                          "by_reason": dict(ingest.dead_letter_reasons) if ingest else {}},
         "conflicts_unresolved": conflicts,
         "records": records,
+        "timeseries": timeseries,
     }
 
 
@@ -65,7 +72,7 @@ def kiosks(store: Store = Depends(get_store), caller: Caller = Depends(get_calle
         status = json.loads(row.pop("status"))
         counts = stored.get((row["site"], row["kiosk"]), {})
         items.append({**row, **{k: status.get(k) for k in ("versions", "outbox_depth", "last_seq", "clock_offset_s",
-                                                             "devices")},
+                                                             "devices", "config_version")},
                       "records_stored": counts.get("records", 0), "max_seq_stored": counts.get("max_seq")})
     return {"items": items, "total": len(items)}
 
@@ -99,13 +106,23 @@ def exams(
         where.append("finished_at < ?")
         params.append(until.isoformat())
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = store.scalar(f"SELECT count(*) FROM exams {clause}", params)
     medical = caller.role == "medic"
     columns = OUTCOME_COLUMNS + (", body" if medical else "")
+    # every filter walks an index in (finished_at, seq) order (hub/store.py INDEXES); one row more tells
+    # whether another page follows without counting
     rows = store.query(
         f"SELECT {columns} FROM exams {clause} ORDER BY finished_at {order}, seq {order} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
+        [*params, limit + 1, offset],
     )
+    more = len(rows) > limit
+    del rows[limit:]
+    # counted exactly up to COUNT_CAP; past it an estimate from the planner's statistics, flagged
+    total, exact = store.count_capped("exams", clause, params, COUNT_CAP)
+    if not exact:
+        estimate = store.estimate_count(
+            "exams", {"site": site, "kiosk": kiosk, "worker_id": worker_id, "outcome": outcome, "exam_type": exam_type},
+            "finished_at", since.isoformat() if since else None, until.isoformat() if until else None)
+        total = max(estimate, COUNT_CAP + 1, offset + len(rows) + int(more))
     for row in rows:
         row["historical"] = bool(row["historical"])
         if medical:
@@ -114,9 +131,9 @@ def exams(
     if medical and rows:
         store.audit(caller.name, caller.role, "read_exams", f"{len(rows)} exam records",
                     {"event_ids": [r["event_id"] for r in rows], "query": str(request.url.query)})
-    next_offset = offset + len(rows) if offset + len(rows) < total else None
-    return {"items": rows, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset,
-            "view": "medical" if medical else "outcome"}
+    next_offset = offset + len(rows) if more else None
+    return {"items": rows, "total": total, "total_estimated": not exact, "total_cap": COUNT_CAP, "limit": limit,
+            "offset": offset, "next_offset": next_offset, "view": "medical" if medical else "outcome"}
 
 
 @router.get("/exams/{event_id}", summary="One exam; medical values for the medic role only (audited)")
