@@ -45,6 +45,7 @@ import sqlite_utils
 
 from firmware_bridges.contract import RECORD_KINDS, Ack
 from firmware_bridges.evidence import GENESIS
+from firmware_bridges.sqlite_tx import immediate_transaction
 
 log = logging.getLogger("edge_agent.journal")
 
@@ -121,18 +122,12 @@ class Journal:
     def _load_incarnation(self) -> str:
         with self._lock:
             conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 row = conn.execute("SELECT value FROM meta WHERE key = 'incarnation'").fetchone()
                 incarnation = row[0] if row else str(uuid.uuid4())
                 if row is None:
                     conn.execute("INSERT INTO meta (key, value) VALUES ('incarnation', ?)", (incarnation,))
                 conn.execute("UPDATE journal SET incarnation = ? WHERE incarnation IS NULL", (incarnation,))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    conn.execute("ROLLBACK")
-                raise
             return incarnation
 
     def rotate_incarnation(self, reason: str) -> str:
@@ -145,17 +140,11 @@ class Journal:
         new = str(uuid.uuid4())
         with self._lock:
             conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", (new,))
                 moved = conn.execute(
                     "UPDATE journal SET incarnation = ?, backlog = 1 WHERE acked_at IS NULL AND incarnation = ? "
                     "AND seq > ?", (new, self.incarnation, self.opened_last_seq)).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    conn.execute("ROLLBACK")
-                raise
             old, self.incarnation = self.incarnation, new
         self.counters["incarnation_rotations"] += 1
         log.warning("journal incarnation %s -> %s (%d pending records moved): %s", old, new, moved, reason)
@@ -281,8 +270,7 @@ class Journal:
         with self._lock:
             conn = self.db.conn
             incarnation = self.incarnation
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 if seal is not None:
                     index, prev_hash = self._chain_state(conn)
                     body = seal(body, index + 1, prev_hash)
@@ -295,11 +283,6 @@ class Journal:
                     "INSERT INTO journal (event_id, kind, created_at, body, incarnation) VALUES (?, ?, ?, ?, ?)",
                     (event_id, kind, created, text, incarnation),
                 ).lastrowid
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         return JournalRecord(seq, event_id, kind, created, text, False, incarnation)
 
     @staticmethod
@@ -333,22 +316,15 @@ class Journal:
                 covered = [seq for seq, event_id in published.items() if ack.confirms(seq, event_id)]
                 if not covered:
                     return 0
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(conn):
                     changed = 0
                     for start in range(0, len(covered), 500):
                         chunk = covered[start:start + 500]
                         changed += conn.execute(
                             f"UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? "
                             f"AND seq IN ({','.join('?' * len(chunk))})", (now, incarnation, *chunk)).rowcount
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                        conn.execute("ROLLBACK")
-                    raise
                 return changed
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 changed = conn.execute(
                     "UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? AND seq <= ?",
                     (now, incarnation, ack.through_seq)).rowcount
@@ -360,11 +336,6 @@ class Journal:
                     changed += conn.execute(
                         f"UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? AND seq = ? "
                         f"AND event_id IN ({','.join('?' * len(held))})", (now, incarnation, seq, *held)).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    conn.execute("ROLLBACK")
-                raise
             return changed
 
     # ------------------------------------------------------------------ reading

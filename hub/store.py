@@ -24,6 +24,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from firmware_bridges.contract import Envelope
+from firmware_bridges.sqlite_tx import immediate_transaction
 from hub import evidence
 from hub.sequences import SequenceRanges
 
@@ -546,19 +547,13 @@ class Store(_Reading):
                 planned = {table: self._table_statistics(reader, table) for table in SEEDED_STATISTICS}
             with self.lock:
                 conn = self.conn
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(conn):
                     conn.execute("ANALYZE sqlite_schema")  # creates sqlite_stat1 if missing
                     for table, (kind, stats) in planned.items():
                         conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = ?", (table,))
                         conn.executemany("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?,?,?)",
                                          [(table, index, stat) for index, stat in stats.items()])
                         done[table] = kind
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
                 conn.execute("ANALYZE sqlite_schema")  # this connection loads the new statistics
                 self._stored_since_analyze = 0
             self.readers.recycle()  # and read connections opened from now on
@@ -725,8 +720,7 @@ class Store(_Reading):
         result = BatchResult()
         with self.lock:
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 for envelope, received_at, *raw in envelopes:
                     result.touch(envelope)
                     if envelope.kind == "status":
@@ -753,11 +747,6 @@ class Store(_Reading):
                     result.dead_lettered += 1
                 if result.dead_lettered:
                     self._rotate_dead_letters()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    conn.execute("ROLLBACK")
-                raise
             if result.stored:  # committed; statistics are refreshed now and then (never fails the batch)
                 self._note_stored(len(result.stored))
         return result
@@ -903,14 +892,8 @@ class Store(_Reading):
         """Flag exams still waiting for their chain predecessor since before ``received_before``."""
         with self.lock:
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 flagged = evidence.flag_gaps(conn, received_before)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    conn.execute("ROLLBACK")
-                raise
         return flagged
 
     def dead_letter_totals(self) -> dict[str, dict[str, int]]:
