@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS fleet_config (
 """
 
 _ID_RE = re.compile(ID_PATTERN)
-#: the placeholders mosquitto expands in ``pattern`` lines; the generated ACL expands %u itself
+#: the substitutions mosquitto makes in ``pattern`` lines (username, client id); the generated ACL writes
+#: each kiosk's topics out in full instead
 _PLACEHOLDERS = ("%u", "%c")
 
 

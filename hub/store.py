@@ -8,6 +8,7 @@ recognised and never stored twice. Each batch is one transaction; the ingest pub
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import logging
@@ -274,11 +275,12 @@ class ReadPool:
             conn.close()
 
 
-class _Reading:
+class _Reading(abc.ABC):
     """The read helpers (``query``, ``query_rows``, ``scalar``) over :meth:`_read_connection`."""
 
-    def _read_connection(self):  # pragma: no cover - provided by the classes below
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _read_connection(self):
+        """A context manager lending a connection to read on."""
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         with self._read_connection() as conn:

@@ -17,7 +17,6 @@ Both brokers are Debian's mosquitto started by ``hub.broker.start_mosquitto`` (p
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import socket
 import subprocess
@@ -25,12 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from hub.broker import free_port
+from tests.foundation.helpers import write_test_pki as write_pki  # noqa: F401 (used by the bridge tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "configs" / "deploy"
@@ -48,35 +43,6 @@ TAKEN_GLOBALS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messag
 
 
 # --------------------------------------------------------------------------- PKI and passwords
-
-
-def _certificate(subject: str, issuer_key, issuer_name, key, *, ca: bool):
-    now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def write_pki(directory: Path) -> dict[str, Path]:
-    """A throwaway CA and one server certificate for 127.0.0.1 (both brokers use it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("ohs-bridge-test-ca", ca_key, None, ca_key, ca=True)
-    server = _certificate("127.0.0.1", ca_key, ca.subject, server_key, ca=False)
-    paths = {"ca": directory / "ca.crt", "cert": directory / "server.crt", "key": directory / "server.key"}
-    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM,
-                                                      serialization.PrivateFormat.TraditionalOpenSSL,
-                                                      serialization.NoEncryption()))
-    return paths
 
 
 def write_passwords(path: Path, users: dict[str, str]) -> Path:

@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from edge_agent.agent import KioskAgent
 from firmware_bridges.contract import make_envelope
 from firmware_bridges.mqtt_settings import MqttSettings, make_client
 from hub.broker import start_mosquitto
 from hub.service import HubService
-from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until
+from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until, write_test_pki
 
 ACL = Path(__file__).resolve().parents[2] / "configs" / "mosquitto" / "acl"
 
 
-def _certificate(subject: str, issuer_key, issuer_name, key, ca: bool, san: bool = False):
-    now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if san:
-        import ipaddress
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write_pki(directory: Path) -> dict[str, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("ohs-test-ca", ca_key, None, ca_key, ca=True)
-    server = _certificate("localhost", ca_key, ca.subject, server_key, ca=False, san=True)
-    paths = {"ca": directory / "ca.crt", "cert": directory / "server.crt", "key": directory / "server.key"}
-    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM,
-                                                      serialization.PrivateFormat.TraditionalOpenSSL,
-                                                      serialization.NoEncryption()))
-    return paths
-
-
 def test_tls_passwords_and_acl(tmp_path):
-    pki = _write_pki(tmp_path / "pki")
+    pki = write_test_pki(tmp_path / "pki")
     passwd = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "hub", "hub-secret"], check=True)
     for kiosk in ("kiosk-01", "kiosk-02"):  # usernames are "{site}/{kiosk}": the ACL binds both
