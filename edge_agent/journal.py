@@ -299,44 +299,28 @@ class Journal:
                 (up_to_seq if up_to_seq is not None else 2**63 - 1,))
             return cursor.rowcount
 
-    def apply_ack(self, ack: Ack, published: dict[int, str] | None = None) -> int:
-        """Remove from the outbox the records the ack covers; returns how many left it.
+    def apply_ack(self, ack: Ack, published: dict[int, str]) -> int:
+        """Remove from the outbox the records the ack confirms; returns how many left it.
 
-        Only records of the ack's incarnation count (an ack without one comes from a hub that
-        predates incarnations and speaks for the current one). With ``published`` (seq -> event
-        id of the records sent on this connection) only those are considered, and only when the
-        ack confirms that exact (seq, event id) — so an ack can never remove a record the hub
-        holds under another identity.
+        ``published``: seq -> event id of the records sent on this connection; only those are
+        considered, only records of the ack's incarnation count (an ack without one comes from a hub
+        that predates incarnations and speaks for the current one), and only when the ack confirms
+        that exact (seq, event id) — so an ack can never remove a record the hub holds under another
+        identity.
         """
         incarnation = ack.incarnation or self.incarnation
+        covered = [seq for seq, event_id in published.items() if ack.confirms(seq, event_id)]
+        if not covered:
+            return 0
         now = datetime.now(timezone.utc).isoformat()
-        with self._lock:
-            conn = self.db.conn
-            if published is not None:
-                covered = [seq for seq, event_id in published.items() if ack.confirms(seq, event_id)]
-                if not covered:
-                    return 0
-                with immediate_transaction(conn):
-                    changed = 0
-                    for start in range(0, len(covered), 500):
-                        chunk = covered[start:start + 500]
-                        changed += conn.execute(
-                            f"UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? "
-                            f"AND seq IN ({','.join('?' * len(chunk))})", (now, incarnation, *chunk)).rowcount
-                return changed
-            with immediate_transaction(conn):
-                changed = conn.execute(
-                    "UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? AND seq <= ?",
-                    (now, incarnation, ack.through_seq)).rowcount
-                for first, last in ack.ranges:
-                    changed += conn.execute(
-                        "UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? "
-                        "AND seq BETWEEN ? AND ?", (now, incarnation, first, last)).rowcount
-                for seq, held in ack.contested.items():  # ranges leave contested sequences out
-                    changed += conn.execute(
-                        f"UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? AND seq = ? "
-                        f"AND event_id IN ({','.join('?' * len(held))})", (now, incarnation, seq, *held)).rowcount
-            return changed
+        changed = 0
+        with self._lock, immediate_transaction(self.db.conn) as conn:
+            for start in range(0, len(covered), 500):
+                chunk = covered[start:start + 500]
+                changed += conn.execute(
+                    f"UPDATE journal SET acked_at = ? WHERE acked_at IS NULL AND incarnation = ? "
+                    f"AND seq IN ({','.join('?' * len(chunk))})", (now, incarnation, *chunk)).rowcount
+        return changed
 
     # ------------------------------------------------------------------ reading
 

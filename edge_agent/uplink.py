@@ -244,7 +244,7 @@ class Uplink:
             self.request_restart_cursors()
         with self._inflight_lock:
             published = {seq: event_id for (inc, seq), (_, event_id) in self._inflight.items() if inc == incarnation}
-        removed = self.journal.apply_ack(ack, published) if published else 0
+        removed = self.journal.apply_ack(ack, published)
         self.counters["acks"] += 1
         self.counters["acked_records"] += removed
         self.clock_offset_s = round((ack.ts - datetime.now(timezone.utc)).total_seconds(), 3)

@@ -13,8 +13,10 @@ from tests.foundation.helpers import exam_body
 
 def test_sequence_survives_reopen_and_never_repeats(tmp_path):
     journal = Journal(tmp_path / "j.db")
-    assert [journal.append("exam", {"n": i}).seq for i in range(3)] == [1, 2, 3]
-    journal.apply_ack(Ack(site="s", kiosk="k", through_seq=3, ts="2026-01-01T00:00:00Z"))
+    records = [journal.append("exam", {"n": i}) for i in range(3)]
+    assert [r.seq for r in records] == [1, 2, 3]
+    journal.apply_ack(Ack(site="s", kiosk="k", through_seq=3, ts="2026-01-01T00:00:00Z"),
+                      {r.seq: r.event_id for r in records})
     journal.db.execute("DELETE FROM journal")  # even after a purge of old rows
     journal.close()
     reopened = Journal(tmp_path / "j.db")
@@ -30,8 +32,9 @@ def test_ack_ranges_leave_the_outbox_and_backlog_marking(tmp_path):
     journal.append("exam", {"n": 10})
     assert [r.seq for r in journal.pending(backlog=False)] == [11]
     assert len(journal.pending(backlog=True)) == 10
+    published = {r.seq: r.event_id for r in journal.pending(backlog=True) + journal.pending(backlog=False)}
     removed = journal.apply_ack(Ack(site="s", kiosk="k", through_seq=3, ranges=[(6, 7), (11, 11)],
-                                    ts="2026-01-01T00:00:00Z"))
+                                    ts="2026-01-01T00:00:00Z"), published)
     assert removed == 6
     assert [r.seq for r in journal.pending(backlog=True)] == [4, 5, 8, 9, 10]
     assert journal.outbox_depth() == 5
