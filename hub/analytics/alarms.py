@@ -98,9 +98,11 @@ def upsert(store, alarms: list[dict[str, Any]]) -> int:
 
 
 def read(store, kind: str | None = None, site: str | None = None, date_from: str | None = None,
-         date_to: str | None = None, limit: int = 500, offset: int = 0) -> dict[str, Any]:
+         date_to: str | None = None, limit: int = 500, offset: int = 0,
+         conditions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Alarms newest day first; ``conditions`` are further SQL tests on the ``alarms`` row (no parameters)."""
     ensure_schema(store)
-    where, params = [], []
+    where, params = list(conditions), []
     for column, value in (("kind", kind), ("site", site)):
         if value is not None:
             where.append(f"{column} = ?")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from hub import alarm_actions
 from hub.analytics import alarms as alarm_table
 from hub.analytics import privacy
 from hub.analytics.period import PeriodError
@@ -159,10 +160,17 @@ def compare_hypertension_noise(request: Request, site: str | None = None, date_f
                   {"site": site, "date_from": date_from, "date_to": date_to}, fresh, caller)
 
 
-@router.get("/alarms", summary="Noise over limit, Rt warnings and smoke violations (de-duplicated), newest day first")
+@router.get("/alarms", summary="Noise over limit, Rt warnings and smoke violations (de-duplicated), newest day first, "
+                           "with who acknowledged and cleared each")
 def alarms(kind: Literal["noise_over_limit", "rt_warning", "smoke_violation"] | None = None,
            site: str | None = None, date_from: date | None = None, date_to: date | None = None,
+           state: Literal["open", "acknowledged", "cleared"] | None = Query(
+               None, description="open: not cleared (acknowledged or not); acknowledged: acknowledged, not cleared"),
            limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
            store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
-    return finite(alarm_table.read(store, kind=kind, site=site, date_from=date_from.isoformat() if date_from else None,
-                                   date_to=date_to.isoformat() if date_to else None, limit=limit, offset=offset))
+    alarm_actions.ensure_schema(store)
+    result = alarm_table.read(store, kind=kind, site=site, date_from=date_from.isoformat() if date_from else None,
+                              date_to=date_to.isoformat() if date_to else None, limit=limit, offset=offset,
+                              conditions=(alarm_actions.STATE_SQL[state],) if state else ())
+    alarm_actions.annotate(store, result["items"])
+    return finite(result)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from hub import final_outcome
 from hub.api.deps import MAX_OFFSET, Caller, get_caller, get_store, require
 from hub.store import COUNT_CAP, Store
 
@@ -83,7 +84,10 @@ def exams(
     site: str | None = None,
     kiosk: str | None = None,
     worker_id: str | None = None,
-    outcome: Literal["admitted", "not_admitted", "needs_medic"] | None = None,
+    outcome: Literal["admitted", "not_admitted", "needs_medic"] | None = Query(
+        None, description="the kiosk's pre-decision"),
+    final: Literal["admitted", "not_admitted", "needs_medic"] | None = Query(
+        None, alias="final_outcome", description="the medic's decision where there is one, else the pre-decision"),
     exam_type: str | None = None,
     since: datetime | None = Query(None, description="finished at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="finished before (ISO 8601)"),
@@ -99,6 +103,10 @@ def exams(
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if final is not None:
+        final_outcome.ensure_schema(store)
+        where.append(f"{final_outcome.FINAL_OUTCOME_SQL} = ?")
+        params.append(final)
     if since is not None:
         where.append("finished_at >= ?")
         params.append(since.isoformat())
@@ -127,7 +135,8 @@ def exams(
         row["historical"] = bool(row["historical"])
         if medical:
             body = json.loads(row.pop("body"))
-            row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "decided_by")})
+            row.update({k: body.get(k) for k in ("measurements", "answers", "fired")})
+    final_outcome.annotate(store, rows)
     if medical and rows:
         store.audit(caller.name, caller.role, "read_exams", f"{len(rows)} exam records",
                     {"event_ids": [r["event_id"] for r in rows], "query": str(request.url.query)})
@@ -145,8 +154,9 @@ def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depe
     row = rows[0]
     body = json.loads(row.pop("body"))
     row["historical"] = bool(row["historical"])
+    final_outcome.annotate(store, [row])
     if medical:
-        row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "decided_by")})
+        row.update({k: body.get(k) for k in ("measurements", "answers", "fired")})
         store.audit(caller.name, caller.role, "read_exam", f"worker {row['worker_id']}", {"event_id": event_id})
     return row
 
