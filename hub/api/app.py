@@ -40,8 +40,9 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_admin.router)
     from hub.api import routes_fleet  # kiosk clock offsets, pushed configuration (docs/fleet.md)
     app.include_router(routes_fleet.router)
-    from hub.api import routes_alarms, routes_stats  # OHS dashboard: alarm actions, outcome counts
+    from hub.api import routes_alarms, routes_register, routes_stats  # OHS: alarms, risk register, counts
     app.include_router(routes_alarms.router)
+    app.include_router(routes_register.router)
     app.include_router(routes_stats.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)

@@ -20,6 +20,7 @@ from edge_agent.agent import KioskAgent
 from hub.analytics.runner import runner_for
 from hub.service import HubService
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until
+from tests.hub_web.test_risk_register import NOISE
 from tests.medic.medic_helpers import MEDIC, OHS, TOKENS, auth
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -60,6 +61,8 @@ def fed_hub(tmp_path, broker):
             kiosk.record("telemetry", _noise("office", today - timedelta(days=day), 55.0))
         wait_until(lambda: kiosk.journal.outbox_depth() == 0, message="records at the hub")
         runner_for(hub.store).run_once()  # the analyses and their alarms, as the background runner does
+        added = httpx.post(hub.url + "/api/v1/risk-register", json={"site": "plant-1", "row": NOISE}, headers=auth(OHS))
+        assert added.status_code == 201, added.text
         yield hub
     finally:
         kiosk.stop()
@@ -131,7 +134,17 @@ def test_ohs_user_walks_every_tab_and_clears_an_alarm(fed_hub, artifacts_dir):
         assert shop.nth(3).inner_text().startswith("3."), "91 dBA over a shift is a harmful class"
         page.screenshot(path=str(shots / "environment-ru.png"), full_page=True)
 
-        for tab in ("epi", "risk", "fleet"):
+        page.click("[data-tab='risk']")
+        page.wait_for_selector("body[data-rendered='risk']")
+        assert page.inner_text("#heatmap td[data-cell='D3']") == "1"  # before measures
+        assert page.inner_text("#heatmap td[data-cell='B2']") == "0 (1)"  # after measures (residual)
+        assert "level-high" in page.get_attribute("#heatmap td[data-cell='D3']", "class")
+        overdue = page.locator("#measures tr.overdue")
+        assert overdue.count() == 1 and "кожух пресса" in overdue.inner_text()
+        page.screenshot(path=str(shots / "risk-ru.png"), full_page=True)
+        overdue.locator("select.measure-status").select_option("done")
+        wait_until(lambda: page.locator("#measures tr.overdue").count() == 0, message="a done measure is not overdue")
+        for tab in ("epi", "fleet"):
             page.click(f"[data-tab='{tab}']")
             page.wait_for_selector(f"body[data-rendered='{tab}']")
             page.screenshot(path=str(shots / f"{tab}-ru.png"), full_page=True)

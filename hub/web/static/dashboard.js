@@ -30,6 +30,14 @@ const TEXT = {
     pre_note: "* предварительное решение киоска: заключения медработника по осмотру нет.",
     risk_distribution: "Распределение работников по группам риска", year: "Год", workers: "Работников",
     average: "Средний балл предприятия", group: "группа {g}",
+    register_matrix: "Реестр рисков: матрица (вероятность × тяжесть)",
+    heatmap_note: "В ячейке: рисков до мер (после мер — в скобках).", measures_title: "Меры по снижению рисков",
+    code: "Код", hazard: "Опасность", measure: "Мера", owner: "Ответственный", deadline: "Срок", status: "Статус",
+    residual: "Балл → остаточный", planned: "запланирована", in_progress: "выполняется", done: "выполнена",
+    overdue: "просрочена", likelihood: "Вероятность", severity: "Тяжесть",
+    lk_rare: "редко", lk_unlikely: "маловероятно", lk_possible: "возможно", lk_likely: "вероятно",
+    "lk_almost certain": "почти наверняка", sv_negligible: "незначительная", sv_minor: "малая",
+    sv_moderate: "умеренная", sv_major: "тяжёлая", sv_catastrophic: "катастрофическая",
     state: "Состояние", outbox: "Очередь", stored: "Записей на хабе", devices: "Устройства",
     versions: "Версии ПО / правил", clock: "Часы, с", seen: "Связь", online: "на связи", offline: "нет связи",
     clock_skew: "расхождение часов", problems: "проблемы",
@@ -68,6 +76,14 @@ const TEXT = {
     pre_note: "* the kiosk's pre-decision: no medic's conclusion on this exam.",
     risk_distribution: "Workers by risk group", year: "Year", workers: "Workers",
     average: "Enterprise average score", group: "group {g}",
+    register_matrix: "Risk register: matrix (likelihood × severity)",
+    heatmap_note: "In a cell: risks before measures (after measures in brackets).", measures_title: "Risk-reduction measures",
+    code: "Code", hazard: "Hazard", measure: "Measure", owner: "Owner", deadline: "Deadline", status: "Status",
+    residual: "Score → residual", planned: "planned", in_progress: "in progress", done: "done",
+    overdue: "overdue", likelihood: "Likelihood", severity: "Severity",
+    lk_rare: "rare", lk_unlikely: "unlikely", lk_possible: "possible", lk_likely: "likely",
+    "lk_almost certain": "almost certain", sv_negligible: "negligible", sv_minor: "minor",
+    sv_moderate: "moderate", sv_major: "major", sv_catastrophic: "catastrophic",
     state: "State", outbox: "Outbox", stored: "Records at hub", devices: "Devices",
     versions: "Software / rule set", clock: "Clock, s", seen: "Last seen", online: "online", offline: "offline",
     clock_skew: "clock skew", problems: "problems",
@@ -353,7 +369,10 @@ async function renderEpi() {
 // ------------------------------------------------------------------ risk groups
 
 async function renderRisk() {
-  const report = await api("/api/v1/risk-groups/report");
+  const [report, register] = await Promise.all([api("/api/v1/risk-groups/report"),
+                                                api("/api/v1/risk-register" + query({ site: period().site }))]);
+  heatmap(register);
+  fill("#measures", measureRows(register));
   const years = Object.keys(report.years || {}).sort();
   const groups = ["1", "2", "3", "4", "5"];
   const colours = ["#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#c62828"];
@@ -366,6 +385,76 @@ async function renderRisk() {
     return row([y, p.workers, ...groups.map((g) => d[g] ?? t("suppressed", { k: (report.privacy || {}).min_cell_size })),
                 num(p.average_score, 2)], { year: y });
   }));
+}
+
+// Likelihood rows from the most likely down, severity columns left to right; each cell coloured by the
+// matrix verdict of the configuration (configs/models/risk_register.toml) and counting the register rows.
+function heatmap(register) {
+  const m = register.matrix;
+  const count = (key) => {
+    const n = {};
+    for (const r of register.rows) {
+      const cell = key === "initial" ? r.cell : r.residual && r.residual.cell;
+      if (cell) n[cell] = (n[cell] || 0) + 1;
+    }
+    return n;
+  };
+  const before = count("initial"), after = count("residual");
+  const table = el("table");
+  const head = el("tr");
+  head.append(el("th", `${t("likelihood")} ↓ / ${t("severity")} →`));
+  m.severity_labels.forEach((label, j) => head.append(el("th", `${j + 1} · ${t("sv_" + label)}`)));
+  table.append(head);
+  for (let i = m.likelihood_codes.length - 1; i >= 0; i--) {
+    const code = m.likelihood_codes[i];
+    const tr = el("tr");
+    tr.append(el("th", `${code} · ${t("lk_" + m.likelihood_labels[i])}`));
+    m.severity_labels.forEach((_, j) => {
+      const cell = `${code}${j + 1}`;
+      const text = (before[cell] || after[cell]) ? `${before[cell] || 0}${after[cell] ? ` (${after[cell]})` : ""}` : "";
+      const td = el("td", text, `level-${m.cells[i][j]}`);
+      td.dataset.cell = cell;
+      tr.append(td);
+    });
+    table.append(tr);
+  }
+  $("heatmap").replaceChildren(table);
+}
+
+async function setMeasureStatus(entry, index, status) {
+  const stored = await api(`/api/v1/risk-register/${entry.id}`);
+  stored.row.measures[index].status = status;
+  await api(`/api/v1/risk-register/${entry.id}`, { method: "PUT",
+    body: JSON.stringify({ version: stored.version, row: stored.row }) });
+  await renderRisk();
+}
+
+function measureRows(register) {
+  const rows = [];
+  for (const r of register.rows) {
+    const residual = r.residual ? `${num(r.score, 0)} → ${num(r.residual.score, 0)}` : num(r.score, 0);
+    (r.measures.length ? r.measures : [null]).forEach((m, index) => {
+      const overdue = m && m.status !== "done" && m.deadline && m.deadline < register.as_of;
+      let status = "—";
+      if (m) {
+        status = el("select");
+        status.className = "measure-status";
+        for (const s of ["planned", "in_progress", "done"]) {
+          const o = el("option", t(s));
+          o.value = s;
+          status.append(o);
+        }
+        status.value = m.status;
+        status.addEventListener("change", () => setMeasureStatus(r, index, status.value).catch(showError));
+      }
+      const tr = row([r.code || "—", r.hazard, m ? m.text : "—", (m && m.owner) || r.owner || "—",
+                      m && m.deadline ? m.deadline + (overdue ? ` (${t("overdue")})` : "") : "—", status,
+                      [residual, `level-${(r.residual || r).cell_level}`]], { rowId: r.id, measure: index });
+      if (overdue) tr.classList.add("overdue");
+      rows.push(tr);
+    });
+  }
+  return rows;
 }
 
 // ------------------------------------------------------------------ fleet
