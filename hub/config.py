@@ -141,6 +141,17 @@ class TimeseriesSection(_Section):
                                                 "the hub database")
 
 
+class MedicSigningSection(_Section):
+    """The medics' signatures on their decisions (hub.medic_signing, docs/medic.md); design defaults."""
+
+    min_pin_length: int = Field(default=6, ge=4, le=32, description="digits a signing PIN has at least")
+    max_attempts: int = Field(default=5, ge=1, le=100, description="wrong PINs in a row before the key locks")
+    lockout_minutes: int = Field(default=15, ge=1, le=1440, description="how long a locked key stays locked")
+    require_signature: bool = Field(
+        default=False, description="refuse decisions of a medic who has no signing key (set true once medics have "
+                                   "enrolled; false lets a new hub work before enrolment)")
+
+
 class RetentionSection(_Section):
     """How long each kind of data is kept, and the telemetry roll-ups (docs/timeseries.md).
 
@@ -197,6 +208,7 @@ class HubConfig(_Section):
     )
     models_api: ModelsApiSection = ModelsApiSection()
     privacy: PrivacySection = PrivacySection()
+    medic_signing: MedicSigningSection = MedicSigningSection()
     fleet: FleetSettings = FleetSettings()  # kiosk credentials, pushed configuration, fleet view (docs/fleet.md)
     timeseries: TimeseriesSection | None = Field(
         default=None, description="telemetry to an InfluxDB-compatible store; absent: not sent (docs/timeseries.md)")

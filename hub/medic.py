@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from firmware_bridges.contract import Command, topic
 from firmware_bridges.readings import READING_FIELDS
+from hub import medic_signing
 from hub.store import RequestRefused, Store, utc_now
 
 log = logging.getLogger("hub.medic")
@@ -221,8 +222,13 @@ def record_decision(
     referral: str | None = None,
     notify_employer: bool | None = None,
     supersedes: str | None = None,
+    signer: medic_signing.Signer | None = None,
 ) -> dict:
     """Store one medic decision on an exam and audit it, in one transaction.
+
+    With a ``signer`` (:mod:`hub.medic_signing`: the medic's key unlocked by their PIN, or a
+    qualified-signature backend) the decision is signed and the signature stored in the same
+    transaction.
 
     Rules (each refusal is a :class:`MedicError` naming the field):
 
@@ -234,6 +240,7 @@ def record_decision(
       reference.md §1.3); notifying about a worker who is admitted is refused.
     """
     ensure_schema(store)
+    medic_signing.ensure_schema(store)
     if decision not in ("admitted", "not_admitted"):
         raise MedicError(422, f"decision must be 'admitted' or 'not_admitted', not {decision!r}", "decision")
     reason = _clean_text(reason, "reason")
@@ -296,6 +303,7 @@ def record_decision(
                 f"INSERT INTO medic_decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()),
             )
+            signature = medic_signing.sign_into(conn, row, signer) if signer is not None else None
             store.audit(medic, role, "medic_decision", f"worker {worker_id}",
                         {"event_id": event_id, "decision_id": row["decision_id"], "decision": decision,
                          "supersedes": supersedes})
@@ -305,6 +313,7 @@ def record_decision(
                 conn.execute("ROLLBACK")
             raise
     row["notify_employer"] = bool(row["notify_employer"])
+    row["signature"] = {"status": "valid", **signature} if signature else {"status": "unsigned"}
     row["published_at"] = None
     row["superseded_by"] = None
     row["current"] = True
@@ -321,10 +330,14 @@ def command_for(decision: dict) -> Command:
     (``edge_agent/workflow``: the medic's outcome replaces the kiosk's pre-decision).
     """
     args = {key: decision[key] for key in (
-        "decision_id", "event_id", "exam_id", "worker_id", "kiosk_outcome", "decision", "reason", "referral",
-        "medic", "decided_at", "supersedes")}
+        "decision_id", "event_id", "site", "kiosk", "exam_id", "worker_id", "kiosk_outcome", "decision", "reason",
+        "referral", "medic", "decided_at", "supersedes")}
     args["outcome"] = decision["decision"]
     args["notify_employer"] = bool(decision["notify_employer"])
+    signature = decision.get("signature") or {}
+    if "signature" in signature:  # the medic's signature travels with the decision (hub.medic_signing)
+        args["signature"] = {key: signature[key] for key in ("key_id", "algorithm", "signer", "payload_sha256",
+                                                             "signature", "signed_at")}
     return Command.model_validate({
         "schema": 1, "command_id": decision["decision_id"], "type": "medic_decision",
         "ts": utc_now(), "args": args,
@@ -369,8 +382,8 @@ class DecisionPublisher:
         ensure_schema(self.store)
         sent = 0
         with self._lock:
-            rows = self.store.query(
-                "SELECT * FROM medic_decisions WHERE published_at IS NULL ORDER BY id LIMIT ?", [limit])
+            rows = medic_signing.attach(self.store, self.store.query(
+                "SELECT * FROM medic_decisions WHERE published_at IS NULL ORDER BY id LIMIT ?", [limit]))
             for row in rows:
                 if not self.connected:
                     break

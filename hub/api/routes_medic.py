@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import medic
+from hub import medic, medic_signing
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
 from hub.store import Store
 
@@ -67,6 +67,44 @@ class DecisionIn(BaseModel):
     notify_employer: bool | None = Field(
         default=None, description="266н notice of intoxication; default: not admitted with alcohol/PAS findings")
     supersedes: str | None = Field(default=None, description="the current decision id, to correct it")
+    pin: str | None = Field(default=None, min_length=1, max_length=64, repr=False,
+                            description="the medic's signing PIN: signs the decision with the medic's key "
+                                        "(required once the medic has enrolled one; never stored or logged)")
+
+
+class SigningKeyIn(BaseModel):
+    """Enrol (or replace) the medic's signing key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: str = Field(min_length=1, max_length=64, repr=False, description="digits; at least [medic_signing] min_pin_length")
+    old_pin: str | None = Field(default=None, max_length=64, repr=False, description="to replace an existing key")
+
+
+def _signing_refused(error: medic_signing.SigningError) -> None:
+    detail = {"message": str(error), "field": error.field}
+    if error.attempts_left is not None:
+        detail["attempts_left"] = error.attempts_left
+    raise HTTPException(error.status, detail) from None
+
+
+def signer_for(request: Request, store: Store, caller: Caller, pin: str | None) -> medic_signing.Signer | None:
+    """The caller's signer when the PIN opens their key; None for a medic with no key (unless required)."""
+    settings = request.app.state.config.medic_signing
+    enrolled = medic_signing.key_status(store, caller.name)["enrolled"]
+    if not enrolled:
+        if settings.require_signature:
+            _signing_refused(medic_signing.SigningError(
+                409, "decisions must be signed: enrol a signing key with a PIN first (POST /api/v1/medic/signing-key)"))
+        if pin is not None:
+            _signing_refused(medic_signing.SigningError(409, "no signing key to unlock: enrol one first"))
+        return None
+    if pin is None:
+        _signing_refused(medic_signing.SigningError(422, "your PIN is needed to sign the decision"))
+    try:
+        return medic_signing.unlock(store, caller.name, pin, settings)
+    except medic_signing.SigningError as error:
+        _signing_refused(error)
 
 
 @router.get("/medic", include_in_schema=False)
@@ -96,6 +134,7 @@ def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depe
         raise HTTPException(404, f"no exam with event id {event_id}")
     store.audit(caller.name, caller.role, "read_exam", f"worker {record['worker_id']}",
                 {"event_id": event_id, "via": "medic tablet"})
+    medic_signing.attach(store, record["decisions"])
     return record
 
 
@@ -108,10 +147,11 @@ def decide(
     store: Store = Depends(get_store),
     caller: Caller = Depends(as_medic),
 ) -> dict:
+    signer = signer_for(request, store, caller, body.pin)
     try:
         row = medic.record_decision(
             store, event_id, medic=caller.name, role=caller.role, decision=body.decision, reason=body.reason,
-            referral=body.referral, notify_employer=body.notify_employer, supersedes=body.supersedes)
+            referral=body.referral, notify_employer=body.notify_employer, supersedes=body.supersedes, signer=signer)
     except medic.MedicError as error:
         _raise(error)
     publisher = get_publisher(request)
@@ -134,10 +174,29 @@ def list_decisions(
 ) -> dict:
     filters = {"event_id": event_id, "worker_id": worker_id, "medic": medic_name,
                "since": since.isoformat() if since else None}
-    rows = medic.decisions(store, **filters, limit=limit, offset=offset, newest_first=order == "desc")
+    rows = medic_signing.attach(store, medic.decisions(store, **filters, limit=limit, offset=offset,
+                                                          newest_first=order == "desc"))
     total = medic.count_decisions(store, **filters)
     if rows:
         store.audit(caller.name, caller.role, "read_medic_decisions", f"{len(rows)} decisions",
                     {"decision_ids": [r["decision_id"] for r in rows]})
     next_offset = offset + len(rows) if offset + len(rows) < total else None
     return {"items": rows, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
+
+
+@router.get("/api/v1/medic/signing-key", summary="Whether the calling medic has a signing key, and its public part (medic)")
+def signing_key(store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
+    return medic_signing.key_status(store, caller.name)
+
+
+@router.post("/api/v1/medic/signing-key", status_code=201,
+             summary="Enrol the calling medic's signing key under a PIN; replacing one needs the old PIN (medic)")
+def enrol_signing_key(body: SigningKeyIn, request: Request, store: Store = Depends(get_store),
+                      caller: Caller = Depends(as_medic)) -> dict:
+    try:
+        status = medic_signing.enrol(store, caller.name, body.pin, request.app.state.config.medic_signing,
+                                     old_pin=body.old_pin)
+    except medic_signing.SigningError as error:
+        _signing_refused(error)
+    store.audit(caller.name, caller.role, "enrol_signing_key", f"medic {caller.name}", {"key_id": status["key_id"]})
+    return status

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,56 @@ def test_medic_decides_on_the_tablet_and_the_kiosk_gets_the_command(system, brow
     page.close()
     (artifacts_dir / "medic_tablet_decision.json").write_text(
         json.dumps({k: decision[k] for k in ("decision_id", "decision", "medic", "published_at")}, ensure_ascii=False))
+
+
+def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, artifacts_dir):
+    hub, agent, commands = system
+    for days_ago in (30, 12, 3):  # earlier exams of the same worker: the history charts
+        agent.record("exam", severe_bp("W00601", finished=datetime.now(timezone.utc) - timedelta(days=days_ago)))
+    exam = agent.record("exam", severe_bp("W00601"))
+    wait_until(lambda: hub.store.scalar("SELECT count(*) FROM exams") == 4, message="the exams at the hub")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{hub.url}/medic")
+    page.fill("#token", MEDIC)
+    page.click("#login-form button[type=submit]")
+    page.locator("#app").wait_for(state="visible")
+
+    page.click("[data-tab=signing]")
+    page.wait_for_selector("#key-state:has-text('Ключ подписи не создан')")
+    page.fill("#new-pin", "246810")
+    page.fill("#new-pin2", "246811")
+    page.click("#enrol")
+    page.wait_for_selector("#enrol-result.error:has-text('не совпадают')")
+    page.fill("#new-pin", "246810")
+    page.fill("#new-pin2", "246810")
+    page.click("#enrol")
+    page.wait_for_selector("#enrol-result.ok")
+    assert "создан" in page.inner_text("#key-state")
+    page.screenshot(path=str(artifacts_dir / "medic_tablet_signing_ru.png"), full_page=True)
+
+    page.click("[data-tab=queue]")
+    page.click(f"#queue button[data-event-id='{exam.event_id}']")
+    page.wait_for_selector("#chart-bp canvas")
+    assert page.locator("#chart-temp canvas").count() == 1 and page.locator("#chart-alcohol canvas").count() == 1
+    page.fill("#reason", "184/112 подтверждено, направлен к терапевту")
+    page.click("#refuse")
+    page.wait_for_selector("#decision-result.error:has-text('Введите PIN')")
+    page.fill("#pin", "111111")
+    page.click("#refuse")
+    page.wait_for_selector("#decision-result.error:has-text('осталось попыток 4')")
+    page.fill("#pin", "246810")
+    page.click("#refuse")
+    page.wait_for_selector("#decision-result.ok")
+    page.wait_for_selector("#earlier-list .sig-valid")
+    assert "Петрова" in page.inner_text("#earlier-list .sig-valid")
+    page.screenshot(path=str(artifacts_dir / "medic_tablet_signed_ru.png"), full_page=True)
+
+    (decision,) = hub.store.query("SELECT * FROM medic_decisions")
+    wait_until(lambda: decision["decision_id"] in commands.ids(), message="the signed decision at the kiosk")
+    assert commands.items[-1].args["signature"]["signer"] == "Петрова А. В., фельдшер"
+    page.click("[data-tab=history]")
+    page.wait_for_selector(f"#history button[data-event-id='{exam.event_id}'] .sig-valid")
+    assert errors == [], errors

@@ -107,7 +107,14 @@ const Charts = (() => {
     }
     const entries = [...lineDefs.map((d) => ({ label: d.label + (d.lower ? ` (${d.bandLabel || "95 %"})` : ""), colour: d.colour })),
                      ...fixed.map((f) => ({ label: f.label, colour: f.colour || PALETTE.limit, dashed: true }))];
-    return draw(container, { height, series, bands, axes: [DAY_AXIS, { label: yLabel || "" }] }, data, entries);
+    // the data's own span, padded (not stretched to zero): 36.4-37.2 °C stays readable
+    const yRange = (u, min, max) => {
+      if (min == null || max == null) return [0, 1];
+      const pad = Math.max((max - min) * 0.15, Math.abs(max) * 0.02, 0.05);
+      return [min >= 0 ? Math.max(0, min - pad) : min - pad, max + pad];
+    };
+    return draw(container, { height, series, bands, axes: [DAY_AXIS, { label: yLabel || "" }],
+                             scales: { y: { range: yRange } } }, data, entries);
   }
 
   return { stackedBars, lines, clear, daySeconds };

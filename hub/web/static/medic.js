@@ -27,6 +27,18 @@ const TEXT = {
     decided_by: "решил(а)", superseded: "заменено", current: "действует", notified: "работодатель уведомлён",
     pre_shift: "предсменный", post_shift: "послесменный", pre_trip: "предрейсовый", post_trip: "послерейсовый",
     in_shift: "внутрисменный", sent: "отправлено", queued: "в очереди на отправку", error: "Ошибка",
+    signing: "Подпись", signing_title: "Электронная подпись решений", old_pin: "Прежний PIN",
+    new_pin: "Новый PIN (не менее 6 цифр)", new_pin2: "Повторите PIN", enrol: "Создать ключ подписи",
+    replace_key: "Заменить ключ подписи", pin: "PIN подписи",
+    signing_hint: "Ключ хранится на хабе зашифрованным вашим PIN; каждое решение подписывается им (Ed25519).",
+    unsigned_hint: "Ключ подписи не создан: решение будет сохранено без подписи (вкладка «Подпись»).",
+    key_none: "Ключ подписи не создан.", key_ok: "Ключ {id} создан {when}.", key_locked: "Ключ заблокирован до {until}.",
+    pins_differ: "PIN и повтор не совпадают.", enrolled: "Ключ подписи создан.", need_pin: "Введите PIN подписи.",
+    wrong_pin: "Неверный PIN: осталось попыток {n}.", locked: "Ключ заблокирован после неверных PIN; попробуйте позже.",
+    sig_valid: "подписано", sig_invalid: "ПОДПИСЬ НЕВЕРНА", sig_unsigned: "без подписи",
+    worker_history: "История работника за 90 дней", worker_decisions: "Прежние решения медицинских работников",
+    bp: "АД, мм рт. ст., и пульс, уд/мин", sys: "систолическое", dia: "диастолическое", pulse: "пульс",
+    temp: "Температура тела, °C", alcohol: "Алкоголь в выдыхаемом воздухе, мг/л", no_history: "нет данных",
   },
   en: {
     title: "Medic tablet", logout: "Log out", login_title: "Log in",
@@ -51,6 +63,18 @@ const TEXT = {
     decided_by: "decided by", superseded: "superseded", current: "in force", notified: "employer notified",
     pre_shift: "pre-shift", post_shift: "post-shift", pre_trip: "pre-trip", post_trip: "post-trip",
     in_shift: "in-shift", sent: "sent", queued: "queued for sending", error: "Error",
+    signing: "Signature", signing_title: "Electronic signature of decisions", old_pin: "Current PIN",
+    new_pin: "New PIN (at least 6 digits)", new_pin2: "Repeat the PIN", enrol: "Create a signing key",
+    replace_key: "Replace the signing key", pin: "Signing PIN",
+    signing_hint: "The key is kept on the hub encrypted under your PIN; every decision is signed with it (Ed25519).",
+    unsigned_hint: "No signing key yet: the decision will be saved unsigned (see the Signature tab).",
+    key_none: "No signing key yet.", key_ok: "Key {id} created {when}.", key_locked: "The key is locked until {until}.",
+    pins_differ: "The PIN and its repetition differ.", enrolled: "Signing key created.", need_pin: "Enter your signing PIN.",
+    wrong_pin: "Wrong PIN: {n} attempt(s) left.", locked: "The key is locked after wrong PINs; try again later.",
+    sig_valid: "signed", sig_invalid: "SIGNATURE INVALID", sig_unsigned: "unsigned",
+    worker_history: "The worker's last 90 days", worker_decisions: "Earlier decisions of medical workers",
+    bp: "BP, mmHg, and pulse, /min", sys: "systolic", dia: "diastolic", pulse: "pulse",
+    temp: "Body temperature, °C", alcohol: "Breath alcohol, mg/L", no_history: "no data",
   },
 };
 const FIELDS = {
@@ -70,7 +94,12 @@ let token = sessionStorage.getItem("medicToken");
 let tab = "queue";
 let selected = null;   // event id of the exam on screen
 let current = null;    // the exam record on screen
-const t = (key) => TEXT[lang][key] ?? key;
+let signingKey = null; // the medic's key status (GET /api/v1/medic/signing-key)
+const t = (key, vars) => {
+  let s = TEXT[lang][key] ?? key;
+  for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
+  return s;
+};
 const $ = (id) => document.getElementById(id);
 
 function el(tag, text, cls) {
@@ -100,6 +129,7 @@ class ApiError extends Error {
     super(typeof detail === "string" ? detail : (detail && detail.message) || `HTTP ${status}`);
     this.status = status;
     this.field = detail && detail.field;
+    this.attemptsLeft = detail && detail.attempts_left;
   }
 }
 
@@ -143,6 +173,7 @@ async function start() {
   $("login").hidden = true;
   $("app").hidden = false;
   $("logout").hidden = false;
+  await refreshKey().catch(showError);
 }
 
 $("login-form").addEventListener("submit", (event) => {
@@ -199,11 +230,18 @@ async function refreshHistory() {
     const top = el("span", null, "card-top");
     top.append(el("span", `${t("worker")} ${d.worker_id}`), outcomeBadge(d.decision));
     button.append(top, el("span", `${when(d.decided_at)} · ${t("decided_by")} ${d.medic} · `
-      + (d.current ? t("current") : t("superseded")) + ` · ${t(d.published_at ? "sent" : "queued")}`));
+      + (d.current ? t("current") : t("superseded")) + ` · ${t(d.published_at ? "sent" : "queued")}`),
+      signatureBadge(d.signature));
     button.addEventListener("click", () => openExam(d.event_id));
     li.append(button);
     return li;
   }));
+}
+
+function signatureBadge(signature) {
+  const status = (signature && signature.status) || "unsigned";
+  const text = status === "valid" ? `${t("sig_valid")}: ${signature.signer} (${signature.key_id})` : t(`sig_${status}`);
+  return el("span", text, `signature sig-${status}`);
 }
 
 function showTab(name) {
@@ -211,8 +249,48 @@ function showTab(name) {
   document.querySelectorAll(".tab").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
   $("queue-pane").hidden = name !== "queue";
   $("history-pane").hidden = name !== "history";
+  $("signing-pane").hidden = name !== "signing";
   if (name === "history") refreshHistory().catch(showError);
+  if (name === "signing") refreshKey().catch(showError);
 }
+
+// ------------------------------------------------------------------ signing key
+
+async function refreshKey() {
+  signingKey = await api("/api/v1/medic/signing-key");
+  const state = $("key-state");
+  if (!signingKey.enrolled) state.textContent = t("key_none");
+  else if (signingKey.locked_until && Date.parse(signingKey.locked_until) > Date.now()) {
+    state.textContent = t("key_locked", { until: when(signingKey.locked_until) });
+  } else state.textContent = t("key_ok", { id: signingKey.key_id, when: when(signingKey.created_at) });
+  $("old-pin").hidden = $("old-pin-label").hidden = !signingKey.enrolled;
+  $("enrol").textContent = t(signingKey.enrolled ? "replace_key" : "enrol");
+  $("pin").hidden = $("pin-label").hidden = !signingKey.enrolled;
+  $("unsigned-hint").hidden = signingKey.enrolled;
+  return signingKey;
+}
+
+$("enrol-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = $("enrol-result");
+  if ($("new-pin").value !== $("new-pin2").value) {
+    result.className = "error";
+    result.textContent = t("pins_differ");
+    return;
+  }
+  const body = { pin: $("new-pin").value };
+  if (signingKey && signingKey.enrolled) body.old_pin = $("old-pin").value;
+  try {
+    await api("/api/v1/medic/signing-key", { method: "POST", body: JSON.stringify(body) });
+    ["old-pin", "new-pin", "new-pin2"].forEach((id) => { $(id).value = ""; });
+    result.className = "ok";
+    result.textContent = t("enrolled");
+    await refreshKey();
+  } catch (err) {
+    result.className = "error";
+    result.textContent = err.status === 403 ? t("wrong_pin", { n: err.attemptsLeft }) : err.status === 423 ? t("locked") : err.message;
+  }
+});
 document.querySelectorAll(".tab").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
 
 // ------------------------------------------------------------------ one exam
@@ -226,6 +304,42 @@ async function openExam(eventId) {
   $("reason").value = "";
   $("referral").value = "";
   renderExam();
+  renderWorkerHistory(current.worker_id).catch(showError);
+}
+
+// The worker's last 90 days: the last valid reading of each exam per field, as lines over days
+// (a day with several exams shows each), and the earlier decisions of medical workers.
+function lastValue(exam, field) {
+  const readings = (exam.measurements || []).filter((m) => m.field === field && m.value !== null && m.value !== undefined);
+  return readings.length ? readings[readings.length - 1].value : null;
+}
+
+async function renderWorkerHistory(workerId) {
+  const since = new Date(Date.now() - 90 * 86400000).toISOString();
+  const [exams, decisions] = await Promise.all([
+    api(`/api/v1/exams?worker_id=${encodeURIComponent(workerId)}&since=${encodeURIComponent(since)}&limit=500&order=asc`),
+    api(`/api/v1/medic/decisions?worker_id=${encodeURIComponent(workerId)}&order=desc&limit=50`),
+  ]);
+  if (!current || current.worker_id !== workerId) return;  // another exam was opened meanwhile
+  const items = exams.items;
+  const days = items.map((e) => e.finished_at.slice(0, 10));
+  const series = (field) => items.map((e) => lastValue(e, field));
+  Charts.lines($("chart-bp"), days, [
+    { label: t("sys"), colour: "#c62828", values: series("systolic_mmhg") },
+    { label: t("dia"), colour: "#1565c0", values: series("diastolic_mmhg") },
+    { label: t("pulse"), colour: "#6a1b9a", values: series("pulse_bpm") },
+  ], { noData: t("no_history"), yLabel: t("bp"), height: 200 });
+  Charts.lines($("chart-temp"), days, [{ label: t("temp"), colour: "#ef6c00", values: series("temperature_c") }],
+               { noData: t("no_history"), height: 160 });
+  Charts.lines($("chart-alcohol"), days, [{ label: t("alcohol"), colour: "#4e342e", values: series("brac_mg_l") }],
+               { noData: t("no_history"), height: 160 });
+  $("worker-decisions").replaceChildren(...decisions.items.map((d) => {
+    const li = el("li", `${when(d.decided_at)} · ${t(d.decision)} · ${t("decided_by")} ${d.medic}`
+      + (d.reason ? ` · «${d.reason}»` : "") + " · ");
+    li.append(signatureBadge(d.signature));
+    return li;
+  }));
+  if (!decisions.items.length) $("worker-decisions").replaceChildren(el("li", t("no_history"), "muted"));
 }
 
 function reasonText(rule) {
@@ -278,10 +392,13 @@ function renderExam() {
     el("li", `${k}: ${v === true ? t("yes") : v === false ? t("no") : v ?? "—"}`)));
 
   $("earlier").hidden = e.decisions.length === 0;
-  $("earlier-list").replaceChildren(...e.decisions.map((d) => el("li",
-    `${when(d.decided_at)} · ${t(d.decision)} · ${t("decided_by")} ${d.medic}`
-    + (d.reason ? ` · «${d.reason}»` : "") + (d.notify_employer ? ` · ${t("notified")}` : "")
-    + ` · ${d.current ? t("current") : t("superseded")} · ${t(d.published_at ? "sent" : "queued")}`)));
+  $("earlier-list").replaceChildren(...e.decisions.map((d) => {
+    const li = el("li", `${when(d.decided_at)} · ${t(d.decision)} · ${t("decided_by")} ${d.medic}`
+      + (d.reason ? ` · «${d.reason}»` : "") + (d.notify_employer ? ` · ${t("notified")}` : "")
+      + ` · ${d.current ? t("current") : t("superseded")} · ${t(d.published_at ? "sent" : "queued")} · `);
+    li.append(signatureBadge(d.signature));
+    return li;
+  }));
 
   $("decide-title").textContent = e.current_decision ? t("correct") : t("decide");
   $("notify").checked = e.current_decision ? e.current_decision.notify_employer : (e.intoxication || e.kiosk_notify_employer);
@@ -294,10 +411,20 @@ async function decide(decision) {
   const body = { decision, reason: $("reason").value.trim() || null, referral: $("referral").value.trim() || null,
                  notify_employer: decision === "not_admitted" ? $("notify").checked : false };
   if (current.current_decision) body.supersedes = current.current_decision.decision_id;
+  if (signingKey && signingKey.enrolled) {
+    if (!$("pin").value) {
+      result.className = "error";
+      result.textContent = t("need_pin");
+      buttons.forEach((b) => { b.disabled = false; });
+      return;
+    }
+    body.pin = $("pin").value;
+  }
   try {
     const saved = await api(`/api/v1/medic/exams/${encodeURIComponent(current.event_id)}/decision`,
                             { method: "POST", body: JSON.stringify(body) });
     await openExam(current.event_id);
+    $("pin").value = "";
     result.textContent = t(saved.delivery === "sent" ? "saved_sent" : "saved_queued");
     result.className = saved.delivery === "sent" ? "ok" : "queued";
     result.dataset.decisionId = saved.decision_id;
@@ -305,7 +432,12 @@ async function decide(decision) {
     if (tab === "history") await refreshHistory();
   } catch (err) {
     result.className = "error";
-    result.textContent = err.field === "reason" ? t("need_reason") : err.status === 409 ? t("conflict") : `${t("error")}: ${err.message}`;
+    if (err.field === "pin") {
+      result.textContent = err.status === 403 ? t("wrong_pin", { n: err.attemptsLeft }) : err.status === 423 ? t("locked")
+        : err.status === 422 ? t("need_pin") : `${t("error")}: ${err.message}`;
+    } else {
+      result.textContent = err.field === "reason" ? t("need_reason") : err.status === 409 ? t("conflict") : `${t("error")}: ${err.message}`;
+    }
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }
