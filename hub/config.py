@@ -152,6 +152,16 @@ class MedicSigningSection(_Section):
                                    "enrolled; false lets a new hub work before enrolment)")
 
 
+class IndividualNormsSection(_Section):
+    """How a worker's individual norm is proposed from their history (hub.workers; docs/medic.md)."""
+
+    min_readings: int = Field(default=10, ge=3, le=1000,
+                              description="admitted exams with BP a proposal needs at least (no fewer than ten "
+                                          "exams: the 2002 recommendations [RU-MR2002])")
+    max_readings: int = Field(default=30, ge=3, le=1000, description="the last this many exams are used")
+    lookback_days: int = Field(default=180, ge=7, le=3650, description="only exams of this many days back")
+
+
 class RetentionSection(_Section):
     """How long each kind of data is kept, and the telemetry roll-ups (docs/timeseries.md).
 
@@ -209,6 +219,7 @@ class HubConfig(_Section):
     models_api: ModelsApiSection = ModelsApiSection()
     privacy: PrivacySection = PrivacySection()
     medic_signing: MedicSigningSection = MedicSigningSection()
+    individual_norms: IndividualNormsSection = IndividualNormsSection()
     fleet: FleetSettings = FleetSettings()  # kiosk credentials, pushed configuration, fleet view (docs/fleet.md)
     timeseries: TimeseriesSection | None = Field(
         default=None, description="telemetry to an InfluxDB-compatible store; absent: not sent (docs/timeseries.md)")

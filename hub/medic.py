@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Literal
 
-from firmware_bridges.contract import Command, topic
+from firmware_bridges.contract import Command
 from firmware_bridges.readings import READING_FIELDS
 from hub import medic_signing
+from hub.command_publisher import CommandPublisher
 from hub.store import RequestRefused, Store, utc_now
 
 log = logging.getLogger("hub.medic")
@@ -344,34 +344,15 @@ def command_for(decision: dict) -> Command:
     })
 
 
-class DecisionPublisher:
+class DecisionPublisher(CommandPublisher):
     """Sends unpublished decisions to their kiosks; marks each published after the broker's PUBACK.
 
     ``flush`` is called right after a decision is stored and, while :meth:`start` runs the
     thread, every ``retry_s`` seconds — so decisions stored while the hub was offline go out
-    when it reconnects. ``ingest`` is the hub's :class:`~hub.ingest.Ingest` (its paho client
-    is shared); without one nothing is sent and nothing is lost.
+    when it reconnects (:class:`hub.command_publisher.CommandPublisher`).
     """
 
-    def __init__(self, store: Store, ingest: Any = None, *, retry_s: float = 2.0, puback_timeout_s: float = 3.0):
-        self.store = store
-        self.ingest = ingest
-        self.retry_s = retry_s
-        self.puback_timeout_s = puback_timeout_s
-        self.counters = {"published": 0, "failed_attempts": 0}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def connected(self) -> bool:
-        return bool(self.ingest is not None and self.ingest.client is not None and self.ingest.connected)
-
-    @property
-    def running(self) -> bool:
-        """True while the background retry thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+    thread_name = "medic-publisher"
 
     def pending(self) -> int:
         ensure_schema(self.store)
@@ -385,50 +366,12 @@ class DecisionPublisher:
             rows = medic_signing.attach(self.store, self.store.query(
                 "SELECT * FROM medic_decisions WHERE published_at IS NULL ORDER BY id LIMIT ?", [limit]))
             for row in rows:
-                if not self.connected:
-                    break
-                payload = command_for(row).model_dump_json(by_alias=True)
-                try:
-                    info = self.ingest.client.publish(topic(row["site"], row["kiosk"], "cmd"), payload, qos=1)
-                    info.wait_for_publish(timeout=self.puback_timeout_s)
-                    published = info.is_published()
-                except (RuntimeError, ValueError) as error:
-                    log.warning("publishing medic decision %s failed: %s", row["decision_id"], error)
-                    published = False
-                if not published:
-                    self.counters["failed_attempts"] += 1
+                if not self.connected or not self.publish(row["site"], row["kiosk"], command_for(row)):
                     break
                 with self.store.lock:
                     self.store.conn.execute(
                         "UPDATE medic_decisions SET published_at = ? WHERE id = ? AND published_at IS NULL",
                         (utc_now(), row["id"]),
                     )
-                self.counters["published"] += 1
                 sent += 1
         return sent
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> "DecisionPublisher":
-        self._thread = threading.Thread(target=self._loop, name="medic-publisher", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.retry_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.flush()
-            except Exception:  # a failed pass leaves the rows unpublished; the next pass retries
-                log.exception("medic decision publishing pass failed; will retry")

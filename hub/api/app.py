@@ -44,6 +44,8 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_alarms.router)
     app.include_router(routes_register.router)
     app.include_router(routes_stats.router)
+    from hub.api import routes_workers  # the worker registry, norms, rosters pushed to kiosks
+    app.include_router(routes_workers.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
     app.add_middleware(BodyLimit, max_bytes=config.models_api.max_body_bytes)

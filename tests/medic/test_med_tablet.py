@@ -13,12 +13,13 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge_agent.agent import KioskAgent
 from hub.service import HubService
 from tests.foundation.helpers import hub_config, kiosk_config, wait_until
-from tests.medic.medic_helpers import MEDIC, OHS, api_section, normal, severe_bp
+from tests.medic.medic_helpers import ADMIN, MEDIC, OHS, api_section, auth, normal, put_exams, severe_bp
 from tests.medic.test_med_delivery import Commands
 
 CHROMIUM = "/usr/bin/chromium"
@@ -199,4 +200,23 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     assert commands.items[-1].args["signature"]["signer"] == "Петрова А. В., фельдшер"
     page.click("[data-tab=history]")
     page.wait_for_selector(f"#history button[data-event-id='{exam.event_id}'] .sig-valid")
+
+    # the worker card: identity from the hub's registry, a norm proposed from history and approved
+    assert "нет в реестре" in page.inner_text("#worker-identity")
+    httpx.put(hub.url + "/api/v1/workers", headers=auth(ADMIN), json={"workers": [
+        {"personnel_number": "W00601", "site": "plant-1", "full_name": "Иванов Пётр Сергеевич",
+         "birth_date": "1980-06-15", "sex": "M"}]}).raise_for_status()
+    put_exams(hub.store, [normal("W00601", finished=datetime.now(timezone.utc) - timedelta(days=20 - i))
+                          for i in range(10)], kiosk="kiosk-09")
+    page.click(f"#history button[data-event-id='{exam.event_id}']")
+    page.wait_for_selector("#worker-identity:has-text('Иванов Пётр Сергеевич')")
+    assert "лет, муж." in page.inner_text("#worker-identity")
+    assert "не утверждена" in page.inner_text("#worker-norm")
+    page.click("#propose-norm")
+    page.wait_for_selector("#norm-result:has-text('Предложено: АД 128/82')")
+    page.click("#approve-norm")
+    page.wait_for_selector("#norm-result.ok")
+    assert "утвердил(а) Петрова" in page.inner_text("#worker-norm")
+    page.wait_for_selector("#chart-bp .legend:has-text('норма 128')")
+    page.screenshot(path=str(artifacts_dir / "medic_tablet_worker_norm_ru.png"), full_page=True)
     assert errors == [], errors

@@ -39,6 +39,13 @@ const TEXT = {
     worker_history: "История работника за 90 дней", worker_decisions: "Прежние решения медицинских работников",
     bp: "АД, мм рт. ст., и пульс, уд/мин", sys: "систолическое", dia: "диастолическое", pulse: "пульс",
     temp: "Температура тела, °C", alcohol: "Алкоголь в выдыхаемом воздухе, мг/л", no_history: "нет данных",
+    propose_norm: "Предложить норму по истории", approve_norm: "Утвердить норму",
+    not_registered: "Работника нет в реестре хаба (ФИО, возраст и норма неизвестны).",
+    identity: "{name}, {age} лет, {sex}", male: "муж.", female: "жен.", unknown: "—",
+    norm_none: "Индивидуальная норма не утверждена: действуют общие пороги.",
+    norm_in_force: "Норма: АД {s}/{d}, пульс {p}; по {n} осмотрам ({from} – {to}); утвердил(а) {who} {when}.",
+    norm_proposed: "Предложено: АД {s}/{d}, пульс {p} по {n} осмотрам ({from} – {to}). Утвердить?",
+    norm_approved: "Норма утверждена и отправляется на киоски.", norm_label: "норма",
   },
   en: {
     title: "Medic tablet", logout: "Log out", login_title: "Log in",
@@ -75,6 +82,13 @@ const TEXT = {
     worker_history: "The worker's last 90 days", worker_decisions: "Earlier decisions of medical workers",
     bp: "BP, mmHg, and pulse, /min", sys: "systolic", dia: "diastolic", pulse: "pulse",
     temp: "Body temperature, °C", alcohol: "Breath alcohol, mg/L", no_history: "no data",
+    propose_norm: "Propose a norm from the history", approve_norm: "Approve the norm",
+    not_registered: "The worker is not in the hub's registry (name, age and norm unknown).",
+    identity: "{name}, {age} years, {sex}", male: "male", female: "female", unknown: "—",
+    norm_none: "No individual norm approved: the general thresholds apply.",
+    norm_in_force: "Norm: BP {s}/{d}, pulse {p}; from {n} exams ({from} – {to}); approved by {who} {when}.",
+    norm_proposed: "Proposed: BP {s}/{d}, pulse {p} from {n} exams ({from} – {to}). Approve?",
+    norm_approved: "Norm approved; it is on its way to the kiosks.", norm_label: "norm",
   },
 };
 const FIELDS = {
@@ -95,6 +109,8 @@ let tab = "queue";
 let selected = null;   // event id of the exam on screen
 let current = null;    // the exam record on screen
 let signingKey = null; // the medic's key status (GET /api/v1/medic/signing-key)
+let workerCard = null; // the registry entry of the worker on screen (GET /api/v1/workers/{n}), null if unknown
+let proposal = null;   // a norm proposed and not yet approved
 const t = (key, vars) => {
   let s = TEXT[lang][key] ?? key;
   for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
@@ -304,7 +320,75 @@ async function openExam(eventId) {
   $("reason").value = "";
   $("referral").value = "";
   renderExam();
+  await loadWorkerCard(current.worker_id);
   renderWorkerHistory(current.worker_id).catch(showError);
+}
+
+async function loadWorkerCard(workerId) {
+  proposal = null;
+  $("norm-result").textContent = "";
+  $("approve-norm").hidden = true;
+  try {
+    workerCard = await api(`/api/v1/workers/${encodeURIComponent(workerId)}`);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    workerCard = null;
+  }
+  renderWorkerCard();
+}
+
+function normText(key, n) {
+  return t(key, { s: n.systolic_mmhg ?? "—", d: n.diastolic_mmhg ?? "—", p: n.pulse_bpm ?? "—", n: n.n_readings,
+                  from: n.computed_from, to: n.computed_to, who: n.approved_by, when: when(n.approved_at) });
+}
+
+function renderWorkerCard() {
+  $("propose-norm").hidden = !workerCard;
+  if (!workerCard) {
+    $("worker-identity").textContent = t("not_registered");
+    $("worker-norm").textContent = "";
+    return;
+  }
+  const sex = workerCard.sex === "M" ? t("male") : workerCard.sex === "F" ? t("female") : t("unknown");
+  $("worker-identity").textContent = t("identity", { name: workerCard.full_name, age: workerCard.age ?? "—", sex });
+  $("worker-norm").textContent = workerCard.norm_in_force ? normText("norm_in_force", workerCard.norm_in_force)
+    : t("norm_none");
+}
+
+$("propose-norm").addEventListener("click", async () => {
+  try {
+    proposal = await api(`/api/v1/workers/${encodeURIComponent(current.worker_id)}/norms`, { method: "POST" });
+    $("norm-result").className = "";
+    $("norm-result").textContent = normText("norm_proposed", proposal);
+    $("approve-norm").hidden = false;
+  } catch (err) {
+    $("norm-result").className = "error";
+    $("norm-result").textContent = err.message;
+  }
+});
+
+$("approve-norm").addEventListener("click", async () => {
+  try {
+    workerCard = await api(`/api/v1/workers/${encodeURIComponent(current.worker_id)}/norms/${proposal.id}/approve`,
+                           { method: "POST" });
+    proposal = null;
+    $("approve-norm").hidden = true;
+    $("norm-result").className = "ok";
+    $("norm-result").textContent = t("norm_approved");
+    renderWorkerCard();
+    renderWorkerHistory(current.worker_id).catch(showError);
+  } catch (err) {
+    $("norm-result").className = "error";
+    $("norm-result").textContent = err.message;
+  }
+});
+
+// The norm in force as dashed lines on the BP chart.
+function normLines() {
+  const norm = workerCard && workerCard.norm_in_force;
+  if (!norm || norm.systolic_mmhg == null) return [];
+  return [{ label: `${t("sys")}: ${t("norm_label")} ${norm.systolic_mmhg}`, colour: "#c62828", value: norm.systolic_mmhg },
+          { label: `${t("dia")}: ${t("norm_label")} ${norm.diastolic_mmhg}`, colour: "#1565c0", value: norm.diastolic_mmhg }];
 }
 
 // The worker's last 90 days: the last valid reading of each exam per field, as lines over days
@@ -328,7 +412,7 @@ async function renderWorkerHistory(workerId) {
     { label: t("sys"), colour: "#c62828", values: series("systolic_mmhg") },
     { label: t("dia"), colour: "#1565c0", values: series("diastolic_mmhg") },
     { label: t("pulse"), colour: "#6a1b9a", values: series("pulse_bpm") },
-  ], { noData: t("no_history"), yLabel: t("bp"), height: 200 });
+  ], { noData: t("no_history"), yLabel: t("bp"), height: 200, fixed: normLines() });
   Charts.lines($("chart-temp"), days, [{ label: t("temp"), colour: "#ef6c00", values: series("temperature_c") }],
                { noData: t("no_history"), height: 160 });
   Charts.lines($("chart-alcohol"), days, [{ label: t("alcohol"), colour: "#4e342e", values: series("brac_mg_l") }],

@@ -1,0 +1,128 @@
+"""``/api/v1/workers``: the worker registry (admin keeps it), the worker card and individual norms (medic).
+
+Names, birth dates and norms are personal and medical data: the admin who keeps the registry
+and the medic read them (each medic read audited); OHS gets 403. Every change of a site's
+workers or of an approved norm goes to that site's kiosks as a ``roster_update``
+(:class:`hub.workers.RosterPublisher`, started with the app).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub import workers
+from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.store import Store
+
+
+@asynccontextmanager
+async def lifespan(app):
+    workers.ensure_schema(app.state.store)
+    publisher = workers.RosterPublisher(app.state.store, app.state.ingest, retry_s=10.0)
+    app.state.roster_publisher = publisher
+    if app.state.ingest is not None:
+        publisher.start()
+        publisher.wake()
+    try:
+        yield
+    finally:
+        publisher.stop()
+
+
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"], lifespan=lifespan, responses=ERRORS)
+Number = Path(min_length=1, max_length=64, pattern=r"^[^\s/]+$")
+as_medic = require("medic")
+
+
+class WorkersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workers: list[dict[str, Any]] = Field(min_length=1, max_length=20_000,
+                                          description="hub.workers.WorkerIn entries; all stored or none")
+
+
+def _refuse(error: workers.WorkerError) -> None:
+    raise HTTPException(error.status, {"message": str(error), "field": error.field} if error.field else str(error)) \
+        from None
+
+
+def _wake(request: Request) -> None:
+    publisher = getattr(request.app.state, "roster_publisher", None)
+    if publisher is not None:
+        publisher.wake()
+
+
+@router.put("", summary="Add or replace workers (admin); their sites' kiosks get the new roster")
+def put_workers(body: WorkersIn, request: Request, store: Store = Depends(get_store),
+                caller: Caller = Depends(require("admin"))) -> dict:
+    try:
+        result = workers.upsert_workers(store, body.workers, caller.name)
+    except workers.WorkerError as error:
+        _refuse(error)
+    _wake(request)
+    return result
+
+
+@router.get("", summary="Workers of a site (admin, medic; a medic's read is audited)")
+def list_workers(site: str | None = Query(None, pattern=r"^[a-z0-9-]{1,64}$"),
+                 limit: int = Query(200, ge=1, le=5000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                 store: Store = Depends(get_store), caller: Caller = Depends(require("admin", "medic"))) -> dict:
+    workers.ensure_schema(store)
+    where, params = ("WHERE site = ?", [site]) if site else ("", [])
+    rows = store.query(f"SELECT personnel_number, site, full_name, retired_at FROM workers {where} "
+                       "ORDER BY personnel_number LIMIT ? OFFSET ?", [*params, limit, offset])
+    if caller.role == "medic" and rows:
+        store.audit(caller.name, caller.role, "list_workers", f"{len(rows)} workers", {"site": site})
+    return {"items": rows, "limit": limit, "offset": offset}
+
+
+@router.get("/{personnel_number}", summary="The worker card: name, age, sex, site, norm in force and its history "
+                                           "(medic, audited; admin)")
+def get_worker(personnel_number: str = Number, store: Store = Depends(get_store),
+               caller: Caller = Depends(require("admin", "medic"))) -> dict:
+    try:
+        card = workers.worker(store, personnel_number)
+    except workers.WorkerError as error:
+        _refuse(error)
+    if caller.role == "medic":
+        store.audit(caller.name, caller.role, "read_worker", f"worker {personnel_number}", {})
+    return card
+
+
+@router.delete("/{personnel_number}", summary="The worker left: off the roster; records stay (admin)")
+def retire(request: Request, personnel_number: str = Number, store: Store = Depends(get_store),
+           caller: Caller = Depends(require("admin"))) -> dict:
+    try:
+        card = workers.retire_worker(store, personnel_number, caller.name)
+    except workers.WorkerError as error:
+        _refuse(error)
+    _wake(request)
+    return card
+
+
+@router.post("/{personnel_number}/norms", status_code=201,
+             summary="Propose the worker's individual norm from their admitted exams (medic)")
+def propose(request: Request, personnel_number: str = Number, store: Store = Depends(get_store),
+            caller: Caller = Depends(as_medic)) -> dict:
+    try:
+        proposal = workers.propose_norm(store, personnel_number, caller.name, request.app.state.config.individual_norms)
+    except workers.WorkerError as error:
+        _refuse(error)
+    store.audit(caller.name, caller.role, "propose_norm", f"worker {personnel_number}", {"norm_id": proposal["id"]})
+    return proposal
+
+
+@router.post("/{personnel_number}/norms/{norm_id}/approve",
+             summary="Approve a proposed norm: it replaces the one in force and goes to the kiosks (medic)")
+def approve(request: Request, personnel_number: str = Number, norm_id: int = Path(ge=1, le=MAX_OFFSET),
+            store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
+    try:
+        card = workers.approve_norm(store, personnel_number, norm_id, caller.name)
+    except workers.WorkerError as error:
+        _refuse(error)
+    store.audit(caller.name, caller.role, "approve_norm", f"worker {personnel_number}", {"norm_id": norm_id})
+    _wake(request)
+    return card
