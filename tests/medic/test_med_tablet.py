@@ -159,7 +159,9 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
+    requested: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{hub.url}/medic")
     page.fill("#token", MEDIC)
     page.click("#login-form button[type=submit]")
@@ -220,3 +222,5 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     page.wait_for_selector("#chart-bp .legend:has-text('норма 128')")
     page.screenshot(path=str(artifacts_dir / "medic_tablet_worker_norm_ru.png"), full_page=True)
     assert errors == [], errors
+    outside = [url for url in requested if not url.startswith(hub.url)]
+    assert outside == [], f"the tablet must load nothing from outside the hub: {outside}"
