@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub import risk_assessments as ra
 from hub.analytics import privacy
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.models.risk_group import measures_for_group
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1/risk-groups", tags=["risk groups"], responses=ERRORS)
@@ -88,6 +89,8 @@ def report(
 @router.get("/{worker_id}/assessments", summary="A worker's assessments with proposal and decision (medic; audited)")
 def worker_assessments(worker_id: str, store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
     items = ra.worker_assessments(store, worker_id)
+    for item in items:  # the prevention plan of the group in force (the physician's, once decided): seed 004 Table 3
+        item["plan"] = measures_for_group(item["group"])
     store.audit(caller.name, caller.role, "read_risk_assessments", f"worker {worker_id}",
                 {"assessment_ids": [item["id"] for item in items]})
     return {"worker_id": worker_id, "items": items, "total": len(items)}

@@ -421,15 +421,22 @@ def measures_for_group(group: int, table: Mapping | None = None) -> dict:
     spec = levels[level_name]
     medical: list[str] = []
     employer: list[str] = []
+    medical_ru: list[str] = []
+    employer_ru: list[str] = []
     for name in [*spec["builds_on"], level_name]:
         medical.extend(levels[name]["medical"])
         employer.extend(levels[name]["employer"])
+        medical_ru.extend(levels[name].get("medical_ru", []))
+        employer_ru.extend(levels[name].get("employer_ru", []))
     return {
         "level": level_name,
         "medical": medical,
         "employer": employer,
         "treatment": spec["treatment"],
         "worker": list(levels["worker"]["all_groups"]),
+        # seed 004's own (Russian) wording of the same measures, for the medic and the worker
+        "ru": {"medical": medical_ru, "employer": employer_ru, "treatment": spec.get("treatment_ru"),
+               "worker": list(levels["worker"].get("all_groups_ru", []))},
     }
 
 

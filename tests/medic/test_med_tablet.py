@@ -220,6 +220,22 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     page.wait_for_selector("#norm-result.ok")
     assert "утвердил(а) Петрова" in page.inner_text("#worker-norm")
     page.wait_for_selector("#chart-bp .legend:has-text('норма 128')")
+
+    # the risk group (seed 004): the proposal per criterion, changed with a reason, the plan of the group
+    created = httpx.post(hub.url + "/api/v1/risk-groups/W00601/assessments", headers=auth(MEDIC),
+                         json={"criteria": {"c1": 3, "c2": 2, "c3": 1, "c4": 2, "c5": 1, "c6": 1, "c7": False,
+                                            "c8": False}})
+    assert created.status_code == 201, created.text
+    page.click(f"#history button[data-event-id='{exam.event_id}']")
+    card = page.locator(f".risk-card[data-assessment-id='{created.json()['id']}']")
+    card.wait_for()
+    assert "ждёт решения врача" in card.inner_text() and "C1: 3" in card.inner_text()
+    assert "осмотр врачами-специалистами" in card.inner_text(), "the plan in seed 004's own words"
+    card.locator("select.override-group").select_option("4")
+    card.locator("input.override-reason").fill("стаж 22 года во вредных условиях")
+    card.locator("button.override").click()
+    page.wait_for_selector(".risk-status.overridden:has-text('изменена на 4')")
+    assert "центре профпатологии" in page.inner_text(".risk-card"), "the plan follows the physician's group"
     page.screenshot(path=str(artifacts_dir / "medic_tablet_worker_norm_ru.png"), full_page=True)
     assert errors == [], errors
     outside = [url for url in requested if not url.startswith(hub.url)]

@@ -46,6 +46,12 @@ const TEXT = {
     norm_in_force: "Норма: АД {s}/{d}, пульс {p}; по {n} осмотрам ({from} – {to}); утвердил(а) {who} {when}.",
     norm_proposed: "Предложено: АД {s}/{d}, пульс {p} по {n} осмотрам ({from} – {to}). Утвердить?",
     norm_approved: "Норма утверждена и отправляется на киоски.", norm_label: "норма",
+    risk_title: "Группа профессионального риска (методика, seed 004)",
+    risk_head: "{year}: предложена группа {proposed} ({label}), балл {score} из {max}", risk_status_proposed: "ждёт решения врача",
+    risk_status_confirmed: "подтверждена: {who}", risk_status_overridden: "изменена на {group}: {who} — «{reason}»",
+    criteria: "По критериям", confirm: "Подтвердить", override: "Изменить группу", group_n: "группа",
+    plan: "План профилактики", plan_medical: "Медицинские мероприятия", plan_employer: "Работодатель",
+    plan_worker: "Работник", plan_treatment: "Лечебно-оздоровительные мероприятия", need_override_reason: "Укажите группу и причину изменения.",
   },
   en: {
     title: "Medic tablet", logout: "Log out", login_title: "Log in",
@@ -89,6 +95,12 @@ const TEXT = {
     norm_in_force: "Norm: BP {s}/{d}, pulse {p}; from {n} exams ({from} – {to}); approved by {who} {when}.",
     norm_proposed: "Proposed: BP {s}/{d}, pulse {p} from {n} exams ({from} – {to}). Approve?",
     norm_approved: "Norm approved; it is on its way to the kiosks.", norm_label: "norm",
+    risk_title: "Occupational risk group (seed 004 methodology)",
+    risk_head: "{year}: proposed group {proposed} ({label}), score {score} of {max}", risk_status_proposed: "awaiting the physician",
+    risk_status_confirmed: "confirmed: {who}", risk_status_overridden: "changed to {group}: {who} — “{reason}”",
+    criteria: "By criterion", confirm: "Confirm", override: "Change the group", group_n: "group",
+    plan: "Prevention plan", plan_medical: "Medical measures", plan_employer: "Employer",
+    plan_worker: "Worker", plan_treatment: "Treatment and rehabilitation", need_override_reason: "Give the group and the reason for the change.",
   },
 };
 const FIELDS = {
@@ -322,6 +334,7 @@ async function openExam(eventId) {
   renderExam();
   await loadWorkerCard(current.worker_id);
   renderWorkerHistory(current.worker_id).catch(showError);
+  loadRiskGroups(current.worker_id).catch(showError);
 }
 
 async function loadWorkerCard(workerId) {
@@ -335,6 +348,76 @@ async function loadWorkerCard(workerId) {
     workerCard = null;
   }
   renderWorkerCard();
+}
+
+async function loadRiskGroups(workerId) {
+  const data = await api(`/api/v1/risk-groups/${encodeURIComponent(workerId)}/assessments`);
+  if (!current || current.worker_id !== workerId) return;
+  $("risk-groups").hidden = data.items.length === 0;
+  $("risk-list").replaceChildren(...data.items.slice().reverse().map(riskCard));
+}
+
+function riskCard(a) {
+  const box = el("div", null, "risk-card");
+  box.dataset.assessmentId = a.id;
+  const label = a.result && a.result.group_label ? a.result.group_label[lang] : "";
+  box.append(el("p", t("risk_head", { year: a.year, proposed: a.proposed_group, label,
+                                       score: a.result ? a.result.score : "—", max: a.result ? a.result.score_max : "—" }),
+                "risk-head"));
+  const criteria = Object.entries(a.criteria_groups || {}).map(([c, g]) => `${c.toUpperCase()}: ${g}`).join(" · ");
+  box.append(el("p", `${t("criteria")}: ${criteria} · C7: ${a.c7 ? t("yes") : t("no")} · C8: ${a.c8 ? t("yes") : t("no")}`,
+                "muted"));
+  const status = a.status === "proposed" ? t("risk_status_proposed")
+    : t(`risk_status_${a.status}`, { who: a.physician || "", group: a.final_group, reason: a.reason || "" });
+  box.append(el("p", status, `risk-status ${a.status}`));
+  if (a.status === "proposed") {
+    const row = el("div", null, "buttons norm-buttons");
+    const confirm = el("button", t("confirm"), "confirm-group");
+    confirm.type = "button";
+    confirm.addEventListener("click", () => decideGroup(a, { decision: "confirmed" }));
+    const group = el("select", null, "override-group");
+    for (let g = 1; g <= 5; g++) { const o = el("option", `${t("group_n")} ${g}`); o.value = String(g); group.append(o); }
+    group.value = String(a.proposed_group);
+    const reason = el("input", null, "override-reason");
+    reason.placeholder = t("reason");
+    const change = el("button", t("override"), "override");
+    change.type = "button";
+    change.addEventListener("click", () => {
+      if (!reason.value.trim() || Number(group.value) === a.proposed_group) {
+        $("norm-result").className = "error";
+        $("norm-result").textContent = t("need_override_reason");
+        return;
+      }
+      decideGroup(a, { decision: "overridden", group: Number(group.value), reason: reason.value.trim() });
+    });
+    row.append(confirm, group, reason, change);
+    box.append(row);
+  }
+  if (a.plan) box.append(planList(a.plan));
+  return box;
+}
+
+function planList(plan) {
+  const words = lang === "ru" && plan.ru && plan.ru.medical.length ? plan.ru : plan;
+  const box = el("div", null, "plan");
+  box.append(el("h5", t("plan")));
+  for (const [key, title] of [["medical", "plan_medical"], ["employer", "plan_employer"], ["worker", "plan_worker"]]) {
+    const ul = el("ul");
+    (words[key] || []).forEach((m) => ul.append(el("li", m)));
+    box.append(el("strong", t(title)), ul);
+  }
+  box.append(el("p", `${t("plan_treatment")}: ${words.treatment || plan.treatment}`));
+  return box;
+}
+
+async function decideGroup(assessment, body) {
+  try {
+    await api(`/api/v1/risk-groups/assessments/${assessment.id}/decision`, { method: "POST", body: JSON.stringify(body) });
+    await loadRiskGroups(current.worker_id);
+  } catch (err) {
+    $("norm-result").className = "error";
+    $("norm-result").textContent = err.message;
+  }
 }
 
 function normText(key, n) {
