@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from hub import final_outcome
 from hub.api.deps import MAX_OFFSET, Caller, get_caller, get_store, require
+from hub.api.views import exam_view
 from hub.store import COUNT_CAP, Store
 
 router = APIRouter(prefix="/api/v1")
@@ -141,7 +142,7 @@ def exams(
         store.audit(caller.name, caller.role, "read_exams", f"{len(rows)} exam records",
                     {"event_ids": [r["event_id"] for r in rows], "query": str(request.url.query)})
     next_offset = offset + len(rows) if more else None
-    return {"items": rows, "total": total, "total_estimated": not exact, "total_cap": COUNT_CAP, "limit": limit,
+    return {"items": [exam_view(row, medical) for row in rows], "total": total, "total_estimated": not exact, "total_cap": COUNT_CAP, "limit": limit,
             "offset": offset, "next_offset": next_offset, "view": "medical" if medical else "outcome"}
 
 
@@ -158,7 +159,7 @@ def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depe
     if medical:
         row.update({k: body.get(k) for k in ("measurements", "answers", "fired")})
         store.audit(caller.name, caller.role, "read_exam", f"worker {row['worker_id']}", {"event_id": event_id})
-    return row
+    return exam_view(row, medical)
 
 
 @router.get("/dead-letters", summary="Rejected messages with their reasons (admin)")

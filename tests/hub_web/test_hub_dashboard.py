@@ -208,3 +208,20 @@ def test_exam_list_carries_the_final_outcome_and_alarm_actions_are_kept(fed_hub)
     runner_for(hub.store).run_once()  # recomputing refreshes the alarm; it stays cleared
     still = httpx.get(hub.url + "/api/v1/analytics/alarms", params={"state": "cleared"}, headers=auth(OHS)).json()
     assert alarm_id in {a["id"] for a in still["items"]}
+
+
+def test_an_ohs_exam_view_cannot_carry_a_measured_value():
+    """The privacy boundary is a type: the OHS view drops whatever medical keys a row holds."""
+    from hub.api.views import ExamMedical, ExamOutcome, exam_view
+
+    row = {"event_id": "e", "site": "plant-1", "kiosk": "kiosk-01", "seq": 1, "exam_id": "x", "worker_id": "W1",
+           "exam_type": "pre_shift", "started_at": "2026-12-01T06:00:00+00:00", "finished_at": "2026-12-01T06:03:00+00:00",
+           "outcome": "needs_medic", "final_outcome": "not_admitted", "outcome_source": "medic", "decided_by": "Петрова",
+           "decided_at": "2026-12-01T06:10:00+00:00", "chain_status": "ok", "rule_set_version": "1", "historical": False,
+           "received_at": "2026-12-01T06:03:01+00:00", "body": '{"measurements": []}',
+           "measurements": [{"field": "systolic_mmhg", "value": 184}], "answers": {"feels_unwell": True},
+           "fired": [{"rule": "bp.severe", "value": "184/112"}]}
+    ohs = exam_view(row, medical=False)
+    assert set(ohs) == set(ExamOutcome.model_fields) and "184" not in str(ohs)
+    assert exam_view(row, medical=True)["measurements"][0]["value"] == 184
+    assert set(ExamMedical.model_fields) - set(ExamOutcome.model_fields) == {"measurements", "answers", "fired"}
