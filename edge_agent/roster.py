@@ -1,7 +1,9 @@
 """The kiosk's cached roster of workers, in its own SQLite file, so identification works offline.
 
 A worker: personnel number, full name, birth date, sex, badge ids, PIN hash, individual
-norm, and whether (and when) they gave consent to the automated exam (ПП 866, reference
+norm (with ``n_readings``, ``approved_by`` and ``approved_on``: the pre-decision applies it
+only when a physician approved it from enough readings — issue 13, error 4; a norm without
+them is stored as sent and reported as "not applied" at each exam), and whether (and when) they gave consent to the automated exam (ПП 866, reference
 §1.7: worker consent is required). The hub pushes the roster as a ``cmd`` of type
 ``roster_update`` (``firmware_bridges.contract.Command``)::
 
@@ -20,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -31,6 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge_agent.admission import IndividualNorm
 
 PIN_ITERATIONS = 50_000
+#: The PIN the simulated workforce's roster gives every worker (``simulators.kiosk_world``);
+#: :func:`demo_sign_in` finds a worker it opens, for the demo to print.
+DEMO_PIN = "0000"
+#: The most personnel-number prefix keys the sign-in keypad shows (the roster's formats).
+MAX_PREFIX_KEYS = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workers (
@@ -215,6 +223,21 @@ class Roster:
             self._db.execute("INSERT OR REPLACE INTO pin_failures VALUES (?,?,?)", (number, count, now.isoformat()))
         return None, "wrong_pin"
 
+    def pin_failures(self, personnel_number: str) -> int:
+        """Wrong PINs in a row counted for this personnel number (0 if none)."""
+        with self._lock:
+            row = self._db.execute("SELECT count FROM pin_failures WHERE personnel_number = ?",
+                                   (personnel_number.strip(),)).fetchone()
+        return int(row[0]) if row else 0
+
+    def number_prefixes(self) -> list[str]:
+        """The letters a personnel number starts with in this roster (``W`` of ``W00001``,
+        ``T-`` of ``T-1001``): the sign-in keypad offers them as keys beside the digits."""
+        with self._lock:
+            rows = self._db.execute("SELECT personnel_number FROM workers").fetchall()
+        prefixes = {m.group(0) for (head,) in rows if (m := re.match(r"^[^0-9]+", head))}
+        return sorted(prefixes)[:MAX_PREFIX_KEYS]
+
     def record_consent(self, personnel_number: str, kiosk: str, text_version: str, when: datetime) -> str:
         """Record that the worker consented to the automated exam; returns the time recorded."""
         with self._lock:
@@ -230,3 +253,16 @@ class Roster:
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM workers").fetchone()[0]
+
+
+def demo_sign_in(roster: Roster, pin: str = DEMO_PIN) -> tuple[str, str] | None:
+    """(personnel number, PIN) of the first worker (by number) whose stored PIN hash opens with
+    ``pin`` — what the demo prints so a visitor can sign in at the kiosk; None if none does."""
+    with roster._lock:
+        rows = roster._db.execute(
+            "SELECT personnel_number, pin_hash FROM workers WHERE pin_hash IS NOT NULL ORDER BY personnel_number LIMIT 50"
+        ).fetchall()
+    for number, stored in rows:
+        if verify_pin(pin, stored):
+            return number, pin
+    return None

@@ -32,11 +32,18 @@ How the attempts are read
     * an alcohol reading above the analyser's range is re-measured like any implausible
       reading; if the next accepted reading is below 0.16 mg/L the two contradict each
       other → ``alcohol.unconfirmed`` → ``needs_medic`` (never ``admitted``);
-    * temperature ≥ 37.1 °C, SpO2 < 94 % (if measured): on any accepted reading.
+    * temperature ≥ 37.1 °C, SpO2 < 94 % (if measured): on any accepted reading;
+    * ``pulse.severe`` (≥ 130 or ≤ 40 /min): ``needs_medic`` at once, like ``bp.severe``
+      (issue 13, error 2);
+    * ``temp.low`` (< 35.0 °C, plausible): ``remeasure`` now (a misplaced thermometer is
+      the usual cause); still low at the re-measurement → ``needs_medic`` (error 3).
 
-Individual norms (reference §1.4, 2002 recommendations)
-    A norm is applied when present, enabled in the rule set and (if ``n_readings`` is
-    given) computed from at least ``min_readings`` (10) readings. ``mode = "replace"``
+Individual norms (reference §1.4, 2002 recommendations; issue 13, error 4)
+    A norm is applied only when present, enabled in the rule set, computed from a stated
+    ``n_readings`` ≥ ``min_readings`` (10), approved by a physician (``approved_by``,
+    ``approved_on``) and centred below ``bp.severe`` / ``pulse.severe``; otherwise it is
+    listed with effect ``ignored`` and the reason. With a BP norm applied, a reading at or
+    above the ceiling (160/100) goes to the medic at once: the norm never admits it. ``mode = "replace"``
     (default, the safer reading): the acceptable band is norm ± tolerance (10 %) — it
     widens the population band (a reading inside overrides ``bp.high``/``bp.low``, fires
     ``bp.individual`` as information) *and* narrows it (a reading outside fires
@@ -229,6 +236,33 @@ class _Remeasure:
 # --- individual norms ----------------------------------------------------------------------------
 
 
+def _norm_unusable(kind: str, norm: IndividualNorm, centre: tuple[float, ...], plausible: bool, rule: Any,
+                   R: Rules) -> str | None:
+    """Why a norm must not be applied (issue 13, error 4), or None when it may be."""
+    if norm.n_readings is None:
+        return "no_readings_count"
+    if norm.n_readings < rule.min_readings:
+        return "too_few_readings"
+    if rule.require_approval and (norm.approved_by is None or norm.approved_on is None):
+        return "not_approved"
+    if not plausible:
+        return "implausible_norm"
+    if kind == "bp":
+        if _bp_at_or_above(centre, R.bp_severe.systolic_at_or_above, R.bp_severe.diastolic_at_or_above):
+            return "norm_above_severe"
+    elif _pulse_severe(centre[0], R):
+        return "norm_above_severe"
+    return None
+
+
+def _bp_at_or_above(values: tuple[float, ...], systolic: float, diastolic: float) -> bool:
+    return values[0] >= systolic or values[1] >= diastolic
+
+
+def _pulse_severe(v: float, R: Rules) -> bool:
+    return v >= R.pulse_severe.at_or_above or v <= R.pulse_severe.at_or_below
+
+
 def _norm_band(kind: str, norm: IndividualNorm | None, R: Rules, res_fired: list[Fired]) -> _Band | None:
     if norm is None:
         return None
@@ -248,12 +282,10 @@ def _norm_band(kind: str, norm: IndividualNorm | None, R: Rules, res_fired: list
         value = _n(centre[0])
     if not rule.enabled:
         return None
-    if norm.n_readings is not None and norm.n_readings < rule.min_readings:
+    why = _norm_unusable(kind, norm, centre, plausible, rule, R)
+    if why is not None:
         res_fired.append(_fire(rule, value, None, "ignored", threshold=f"≥ {rule.min_readings} readings",
-                               why="too_few_readings", n_readings=norm.n_readings, min_readings=rule.min_readings))
-        return None
-    if not plausible:
-        res_fired.append(_fire(rule, value, None, "ignored", why="implausible_norm"))
+                               why=why, n_readings=norm.n_readings, min_readings=rule.min_readings))
         return None
     t = rule.tolerance_percent / 100.0
     lo = tuple(round(c * (1 - t), 6) for c in centre)
@@ -298,14 +330,16 @@ def _deviations(group: str, m: _Meas, R: Rules, band: _Band | None) -> tuple[lis
         high_rule = low_rule = P
     if band is None:
         return pop, False
-    in_band = all(lo <= x <= hi for x, lo, hi in zip(vals, band.lo, band.hi))
+    C = R.bp_individual
+    ceiling = group == "bp" and _bp_at_or_above(vals, C.ceiling_systolic_at_or_above, C.ceiling_diastolic_at_or_above)
+    in_band = all(lo <= x <= hi for x, lo, hi in zip(vals, band.lo, band.hi)) and not ceiling
     if in_band:
         return [], bool(pop)
     if band.mode == "widen_only":
         return pop, False
     blim = band.limits()
     ind = []
-    if any(x > hi for x, hi in zip(vals, band.hi)):
+    if ceiling or any(x > hi for x, hi in zip(vals, band.hi)):
         ind.append((high_rule, "high", band.text, "individual", blim))
     if any(x < lo for x, lo in zip(vals, band.lo)):
         ind.append((low_rule, "low", band.text, "individual", blim))
@@ -317,6 +351,37 @@ def _is_severe(m: _Meas, R: Rules) -> bool:
     s, d = m.values["systolic_mmhg"], m.values["diastolic_mmhg"]
     assert s is not None and d is not None
     return s >= S.systolic_at_or_above - S.guard_band or d >= S.diastolic_at_or_above - S.guard_band
+
+
+def _severe_fired(group: str, m: _Meas, R: Rules) -> Fired | None:
+    """``bp.severe`` or ``pulse.severe`` for a plausible reading: needs_medic at once, never overridden."""
+    if group == "bp" and _is_severe(m, R):
+        return _fire(R.bp_severe, m.value(group), m.minute, "needs_medic", threshold=_severe_threshold(R),
+                     limit=[_n(R.bp_severe.systolic_at_or_above), _n(R.bp_severe.diastolic_at_or_above)])
+    if group == "pulse":
+        v = m.values["pulse_bpm"]
+        assert v is not None
+        P = R.pulse_severe
+        if _pulse_severe(v, R):
+            return _fire(P, _n(v), m.minute, "needs_medic",
+                         threshold=f"≥ {_fmt(P.at_or_above)} or ≤ {_fmt(P.at_or_below)} /min",
+                         direction="high" if v >= P.at_or_above else "low",
+                         limit=[_n(P.at_or_below), _n(P.at_or_above)])
+    return None
+
+
+def _ceiling_fired(m: _Meas, R: Rules, band: _Band | None) -> Fired | None:
+    """With a BP norm applied, a reading at or above the ceiling is never admitted by the norm."""
+    C = R.bp_individual
+    if band is None or C.ceiling_outcome != "needs_medic":
+        return None
+    vals = (m.values["systolic_mmhg"], m.values["diastolic_mmhg"])
+    if not _bp_at_or_above(vals, C.ceiling_systolic_at_or_above, C.ceiling_diastolic_at_or_above):  # type: ignore[arg-type]
+        return None
+    return _fire(C, m.value("bp"), m.minute, "needs_medic",
+                 threshold=f"≥ {_fmt(C.ceiling_systolic_at_or_above)}/{_fmt(C.ceiling_diastolic_at_or_above)} mmHg",
+                 why="ceiling", ceiling=[_n(C.ceiling_systolic_at_or_above), _n(C.ceiling_diastolic_at_or_above)],
+                 **band.limits())
 
 
 def _severe_threshold(R: Rules) -> str:
@@ -359,11 +424,10 @@ def _walk_regulated(group: str, ms: list[_Meas], R: Rules, norm: IndividualNorm 
                                    threshold=f"≥ {_fmt(interval)} min after the previous reading", group=group,
                                    previous_minute=prev_minute, not_before_minute=next_due,
                                    reading=m.value(group)))
-            if not problems and group == "bp" and _is_severe(m, R):
-                res.fired.append(_fire(R.bp_severe, m.value(group), m.minute, "needs_medic",
-                                       threshold=_severe_threshold(R),
-                                       limit=[_n(R.bp_severe.systolic_at_or_above), _n(R.bp_severe.diastolic_at_or_above)]))
-                res.set_final(R.bp_severe.outcome)
+            severe = None if problems else _severe_fired(group, m, R)
+            if severe is not None:
+                res.fired.append(severe)
+                res.set_final("needs_medic")
                 final = True
             continue
         if problems:
@@ -377,11 +441,10 @@ def _walk_regulated(group: str, ms: list[_Meas], R: Rules, norm: IndividualNorm 
         accepted += 1
         retest_number = accepted - 1
         prev_minute = m.minute
-        if group == "bp" and _is_severe(m, R):
-            res.fired.append(_fire(R.bp_severe, m.value(group), m.minute, "needs_medic",
-                                   threshold=_severe_threshold(R),
-                                       limit=[_n(R.bp_severe.systolic_at_or_above), _n(R.bp_severe.diastolic_at_or_above)]))
-            res.set_final(R.bp_severe.outcome)
+        severe = _severe_fired(group, m, R) or (_ceiling_fired(m, R, band) if group == "bp" else None)
+        if severe is not None:
+            res.fired.append(severe)
+            res.set_final("needs_medic")
             final = True
             continue
         devs, override = _deviations(group, m, R, band)
@@ -515,6 +578,7 @@ def _walk_simple(group: str, ms: list[_Meas], R: Rules) -> _GroupResult:
     res = _GroupResult(group)
     remeasure = _Remeasure(group, R, res)
     final = False
+    low = 0  # temp.low readings in a row
     for m in ms:
         if final:
             continue
@@ -526,6 +590,17 @@ def _walk_simple(group: str, ms: list[_Meas], R: Rules) -> _GroupResult:
         if group == "temperature":
             v = m.values["temperature_c"]
             assert v is not None
+            TL = R.temp_low
+            if TL.enabled and v < TL.below:
+                low += 1
+                effect = "remeasure" if low <= TL.remeasures else TL.outcome
+                res.fired.append(_fire(TL, _n(v), m.minute, effect, threshold=f"< {_fmt(TL.below)} °C", limit=TL.below,
+                                       remeasure_number=low if effect == "remeasure" else None, group=group))
+                if effect != "remeasure":
+                    res.set_final(TL.outcome)
+                    final = True
+                continue
+            low = 0
             rule = R.temp
             hit = v >= rule.at_or_above - rule.guard_band
             threshold = f"≥ {_fmt(rule.at_or_above)} °C"
@@ -542,7 +617,7 @@ def _walk_simple(group: str, ms: list[_Meas], R: Rules) -> _GroupResult:
             res.fired.append(_fire(rule, _n(v), m.minute, rule.outcome, threshold=threshold, limit=limit))
             res.set_final(rule.outcome)
             final = True
-    if not final and remeasure.bad > 0:
+    if not final and (remeasure.bad > 0 or low > 0):
         res.status = "remeasure"
     return res
 

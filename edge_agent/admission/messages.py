@@ -145,17 +145,28 @@ def _finding(f: "Fired", lang: str) -> str:  # noqa: C901 - one branch per rule,
         is_bp = r == "bp.individual"
         what = ("Артериальное давление" if is_bp else "Пульс") if ru else ("Blood pressure" if is_bp else "Pulse")
         if f.effect == "ignored":
-            if d.get("why") == "too_few_readings":
-                n, mn = d.get("n_readings"), d.get("min_readings")
-                return (f"Индивидуальная норма не применена: рассчитана по {n} измерениям, нужно не менее {mn}."
-                        if ru else f"Individual norm not applied: it is based on {n} readings, at least {mn} are needed.")
-            return ("Индивидуальная норма не применена: недостоверные значения нормы."
-                    if ru else "Individual norm not applied: its values are implausible.")
+            return _norm_ignored(d, lang)
+        if d.get("why") == "ceiling":
+            val, lim = _bp(v, lang), _bp(d.get("ceiling"), lang)
+            return (f"Артериальное давление {val} {MMHG['ru']} — {lim} {MMHG['ru']} и выше: "
+                    "индивидуальная норма не допускает такие значения."
+                    if ru else f"Blood pressure {val} mmHg is at or above {lim} mmHg: an individual norm never admits such values.")
         val = _bp(v, lang) if is_bp else num(v, lang)
         unit = MMHG if is_bp else PER_MIN
         band = _band(d, lang, unit)
         return (f"{what} {val} {unit['ru']} — вне общих границ, но в пределах вашей индивидуальной нормы ({band}); принято."
                 if ru else f"{what} {val} {unit['en']} is outside the general limits but within your individual norm ({band}); accepted.")
+    if r == "pulse.severe":
+        p, (lo, hi) = num(v, lang), (num(x, lang) for x in d.get("limit", ["?", "?"]))
+        return (f"Пульс {p} {PER_MIN['ru']} — {hi} и выше или {lo} и ниже: опасное отклонение." if ru
+                else f"Pulse {p}/min is {hi} or above, or {lo} or below: a dangerous deviation.")
+    if r == "temp.low":
+        t, lim = num(v, lang, 1), num(d.get("limit"), lang)
+        if f.effect == "remeasure":
+            return (f"Температура тела {t} °C — ниже {lim} °C; возможно, термометр был расположен неправильно."
+                    if ru else f"Body temperature {t} °C is below {lim} °C; the thermometer may have been misplaced.")
+        return (f"Температура тела {t} °C — ниже {lim} °C и при повторном измерении." if ru
+                else f"Body temperature {t} °C is below {lim} °C on the repeat measurement too.")
     if r == "temp":
         t, lim = num(v, lang, 1), num(d.get("limit"), lang)
         return (f"Температура тела {t} °C — {lim} °C и выше." if ru
@@ -224,6 +235,27 @@ def _finding(f: "Fired", lang: str) -> str:  # noqa: C901 - one branch per rule,
         g = _group(d, lang)
         return (f"Не выполнено обязательное измерение: {g}." if ru else f"A required measurement was not taken: {g}.")
     return r
+
+
+_NORM_IGNORED = {
+    "no_readings_count": ("не указано, по скольким измерениям она рассчитана (нужно не менее {mn})",
+                          "the number of readings it is based on is not given (at least {mn} are needed)"),
+    "too_few_readings": ("рассчитана по {n} измерениям, нужно не менее {mn}",
+                         "it is based on {n} readings, at least {mn} are needed"),
+    "not_approved": ("нет утверждения врачом (кто и когда утвердил)",
+                     "it is not approved by a physician (who and when)"),
+    "implausible_norm": ("недостоверные значения нормы", "its values are implausible"),
+    "norm_above_severe": ("значения нормы на уровне опасного отклонения или выше",
+                          "its values are at or beyond the dangerous-deviation thresholds"),
+}
+
+
+def _norm_ignored(d: dict[str, Any], lang: str) -> str:
+    """Why an individual norm was not applied (issue 13, error 4)."""
+    ru_text, en_text = _NORM_IGNORED.get(d.get("why", ""), _NORM_IGNORED["implausible_norm"])
+    text = (ru_text if lang == "ru" else en_text).format(n=d.get("n_readings"), mn=d.get("min_readings"))
+    return (f"Индивидуальная норма не применена: {text}." if lang == "ru"
+            else f"Individual norm not applied: {text}.")
 
 
 def _retest_note(f: "Fired", lang: str) -> str:

@@ -14,6 +14,7 @@ improper position, blow error, calibration overdue, BCI invalid code) to ``inval
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -75,9 +76,12 @@ class Attempt(_In):
 class IndividualNorm(_In):
     """A worker's own baseline, pushed from the hub with the roster (reference §1.4).
 
-    ``n_readings`` (how many accepted readings the hub computed it from) and the date
-    range are optional; when ``n_readings`` is given and below the rule set's
-    ``min_readings`` the norm is not applied.
+    The 2002 recommendations have the *physician* set the norm from no fewer than ten
+    exams [RU-MR2002]. So the pre-decision applies a norm only when it carries
+    ``n_readings`` (at least the rule set's ``min_readings``) and, with
+    ``require_approval`` (default), the approving physician ``approved_by`` and the date
+    ``approved_on`` (ISO ``YYYY-MM-DD``). A norm without them is still accepted here (the
+    roster stores what the hub sent) but :func:`decide` does not apply it and says why.
     """
 
     systolic_mmhg: float | None = Field(default=None, gt=0)
@@ -86,6 +90,25 @@ class IndividualNorm(_In):
     n_readings: int | None = Field(default=None, ge=0)
     computed_from: str | None = None
     computed_to: str | None = None
+    approved_by: str | None = Field(default=None, min_length=1, max_length=200, description="approving physician")
+    approved_on: str | None = Field(default=None, description="date of the approval, YYYY-MM-DD")
+
+    @field_validator("approved_on")
+    @classmethod
+    def _iso_date(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                date.fromisoformat(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is not a date YYYY-MM-DD") from None
+        return v
+
+    @field_validator("approved_by")
+    @classmethod
+    def _who(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("approved_by is empty")
+        return v
 
     @model_validator(mode="after")
     def _pairs(self) -> "IndividualNorm":

@@ -114,8 +114,25 @@ class IndividualNormRule(_Rule):
     unit: Literal["%"]
     enabled: bool = True
     tolerance_percent: float = Field(gt=0, le=50)
-    min_readings: int = Field(ge=1, description="a norm computed from fewer readings is not applied")
+    min_readings: int = Field(ge=1, description="a norm computed from fewer readings (or with no count) is not applied")
+    require_approval: bool = Field(description="a norm without the approving physician (who, when) is not applied")
     mode: NormMode = "replace"
+
+
+class BpIndividualNormRule(IndividualNormRule):
+    """The BP norm, with the ceiling it never widens past (issue 13, error 4).
+
+    A reading at or above the ceiling (default 160/100) with a norm applied goes to the
+    medic (``ceiling_outcome``), whatever the norm: a norm only ever admits a reading the
+    population band would re-test *below* the ceiling, and never one at or above
+    ``bp.severe``; a norm whose centre is at or above ``bp.severe`` is not applied.
+    """
+
+    id: Literal["bp.individual"]
+    ceiling_systolic_at_or_above: float = Field(gt=0)
+    ceiling_diastolic_at_or_above: float = Field(gt=0)
+    ceiling_outcome: Literal["needs_medic", "retest"] = Field(
+        description="needs_medic: at once; retest: the population rule (re-test, then needs_medic)")
 
 
 # --- pulse, temperature, SpO2 ---------------------------------------------------------------
@@ -133,6 +150,27 @@ class PulseRule(_Rule):
         if not self.below < self.above:
             raise ValueError("below must be smaller than above")
         return self
+
+
+class PulseSevereRule(_Rule):
+    """Pulse so far out of band that no re-test is waited for (issue 13, error 2)."""
+
+    id: Literal["pulse.severe"]
+    unit: Literal["1/min"]
+    at_or_above: float = Field(gt=0)
+    at_or_below: float = Field(gt=0)
+    outcome: Literal["needs_medic"] = "needs_medic"  # order: checked against rules.pulse in Rules
+
+
+class TempLowRule(_Rule):
+    """Low body temperature: re-measure (misplaced thermometer), then the medic (issue 13, error 3)."""
+
+    id: Literal["temp.low"]
+    unit: Literal["°C"]
+    enabled: bool = True
+    below: float = Field(gt=30, lt=40)
+    remeasures: int = Field(ge=0, le=5, description="low readings re-measured at once before needs_medic")
+    outcome: Literal["needs_medic"] = "needs_medic"
 
 
 class TempRule(_Rule):
@@ -269,10 +307,12 @@ class Rules(_Strict):
     bp_high: BpHighRule
     bp_low: BpLowRule
     bp_severe: BpSevereRule
-    bp_individual: IndividualNormRule
+    bp_individual: BpIndividualNormRule
     pulse: PulseRule
+    pulse_severe: PulseSevereRule
     pulse_individual: IndividualNormRule
     temp: TempRule
+    temp_low: TempLowRule
     spo2_low: Spo2Rule
     alcohol: AlcoholRule
     alcohol_trace: AlcoholTraceRule
@@ -307,6 +347,15 @@ class Rules(_Strict):
             self.bp_severe.diastolic_at_or_above <= self.bp_high.diastolic_at_or_above
         ):
             raise ValueError("rules.bp_severe thresholds must be above rules.bp_high thresholds")
+        ind, sev = self.bp_individual, self.bp_severe
+        if ind.ceiling_systolic_at_or_above > sev.systolic_at_or_above or (
+            ind.ceiling_diastolic_at_or_above > sev.diastolic_at_or_above
+        ):
+            raise ValueError("rules.bp_individual ceiling must not be above rules.bp_severe thresholds")
+        if self.pulse_severe.at_or_above <= self.pulse.above or self.pulse_severe.at_or_below >= self.pulse.below:
+            raise ValueError("rules.pulse_severe thresholds must lie outside the rules.pulse band")
+        if self.temp_low.below >= self.temp.at_or_above:
+            raise ValueError("rules.temp_low.below must be below rules.temp.at_or_above")
         if self.bp_low.systolic_below >= self.bp_high.systolic_at_or_above or (
             self.bp_low.diastolic_below >= self.bp_high.diastolic_at_or_above
         ):

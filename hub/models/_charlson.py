@@ -46,18 +46,33 @@ def normalise_icd10(code: str) -> str:
     return text
 
 
+def _matches(normal: str, spec: Mapping) -> bool:
+    category = normal[:3]
+    return any(normal.startswith(prefix) for prefix in spec.get("prefixes", ())) or any(
+        low <= category <= high for low, high in spec.get("ranges", ()))
+
+
 def icd10_conditions(code: str, config: Mapping | None = None) -> list[str]:
     """Charlson conditions an ICD-10 code belongs to (Quan 2005 coding); may be empty."""
     config = config or table()
     normal = normalise_icd10(code)
-    category = normal[:3]
-    found = []
-    for condition, spec in config["icd10"].items():
-        if any(normal.startswith(prefix) for prefix in spec.get("prefixes", ())):
-            found.append(condition)
-        elif any(low <= category <= high for low, high in spec.get("ranges", ())):
-            found.append(condition)
-    return found
+    return [condition for condition, spec in config["icd10"].items() if _matches(normal, spec)]
+
+
+def code_conditions(code: str, criterion: str | None, config: Mapping) -> list[str]:
+    """The conditions one code scores as under ``criterion`` (issue 13, error 1).
+
+    Under criterion 3 a code of the national list of occupational diseases
+    (``[occupational_icd10]``) scores as the occupational condition, or as its Charlson
+    condition when that weighs more (one condition per code: no double count of, e.g.,
+    silicosis as both occupational and chronic pulmonary disease). Elsewhere: Charlson.
+    """
+    charlson = icd10_conditions(code, config)
+    occupational = config.get("occupational_icd10")
+    if criterion != "c3" or not occupational or not _matches(normalise_icd10(code), occupational):
+        return charlson
+    weights = config["conditions"]
+    return [max([occupational["condition"], *charlson], key=lambda name: weights[name])]
 
 
 def age_points(age: float, convention: str) -> int:
@@ -85,6 +100,7 @@ def comorbidity_index(
     include_age: bool | None = None,
     age_convention: str | None = None,
     config: Mapping | None = None,
+    criterion: str | None = None,
 ) -> dict:
     """Score a list of conditions (table names), ICD-10 codes and ad-hoc weighted items.
 
@@ -103,11 +119,21 @@ def comorbidity_index(
             )
         present.add(name)
     from_codes: dict[str, list[str]] = {}
+    unscored: list[str] = []
+    policy = config.get("unscored_icd10", {}).get(criterion or "", "flag")
     for position, code in enumerate(icd10):
         try:
-            matched = icd10_conditions(code, config)
+            matched = code_conditions(code, criterion, config)
         except ValueError as error:
             raise ComorbidityError(f"icd10.{position}", str(error)) from None
+        if not matched:
+            if policy == "refuse":
+                raise ComorbidityError(
+                    f"icd10.{position}",
+                    f"{code!r} is neither on the list of occupational diseases nor a Charlson condition: the engine "
+                    "cannot score it (configs/models/charlson.toml); score it with a 'scored' item or give the "
+                    "ready index")
+            unscored.append(code)
         from_codes[code] = matched
         present.update(matched)
     # hierarchy: keep only the worst of each group
@@ -139,5 +165,7 @@ def comorbidity_index(
         "ignored_by_hierarchy": sorted(present - counted),
         "extra_points": extras,
         "icd10_matches": from_codes,
+        "unscored_icd10": unscored,
+        "review_required": bool(unscored),
         "survival_10y": survival_10y(total, config),
     }

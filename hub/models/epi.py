@@ -146,6 +146,15 @@ def _check_group(g: Group, i: int) -> None:
             raise ModelInputError(f"groups.{i}.{field}", "more than the population")
     if g.existing_cases is not None and g.new_cases is not None and g.existing_cases + g.new_cases > g.population:
         raise ModelInputError(f"groups.{i}.new_cases", "existing + new cases exceed the population")
+    # Issue 13, error 6: the parts must agree with the case total (the seed 002 B.3.3.6 cases of
+    # the period are the existing plus the new ones; neither part can exceed the total).
+    if g.existing_cases is not None and g.new_cases is not None and g.existing_cases + g.new_cases != g.cases:
+        raise ModelInputError(f"groups.{i}.cases", f"cases ({g.cases}) disagree with existing + new cases "
+                                                   f"({g.existing_cases} + {g.new_cases})")
+    for field in ("new_cases", "existing_cases"):
+        value = getattr(g, field)
+        if value is not None and value > g.cases:
+            raise ModelInputError(f"groups.{i}.{field}", f"more than the case total ({value} > {g.cases})")
     for j, s in enumerate(g.strata or []):
         if s.cases > s.population:
             raise ModelInputError(f"groups.{i}.strata.{j}.cases", "more cases than the population")

@@ -327,6 +327,8 @@ def exposure_stats(data: ExposureStatsInput) -> dict:
 
     if data.segments:
         hours = [s.hours for s in data.segments]
+        if sum(hours) > 24:  # issue 13, error 6: the segments of one shift cannot exceed a day
+            raise ModelInputError("segments", f"the segments add up to {sum(hours):g} hours; one shift has at most 24")
         twa = twa_8h([s.concentration for s in data.segments], hours, float(sc["reference_hours"]))
         entry: dict[str, Any] = {"value": twa, "sampled_hours": float(sum(hours)), "unit": data.unit}
         if data.oel is not None:

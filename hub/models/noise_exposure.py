@@ -10,7 +10,9 @@ Sources (shared/domain/reference.md §4):
 * class of working conditions by the equivalent level — current СОУТ methodology Table 1
   [SOUT-2024] (C), table in ``configs/models/noise.toml``;
 * the 80 dBA workplace limit (upper edge of class 2, C); L_Amax 110 dBA and peak 137 dBC
-  (grade M, configuration; used only for alarms);
+  (grade M: NOT confirmed in any text we could read — the current СОУТ methodology table
+  we have gives only the equivalent-level bands; configuration, used only to flag readings
+  and segments, never for the class; docs/models/noise-exposure.md);
 * seed 000 §2.1.2/2.1.5 (automated monitoring of the working environment, leading
   indicators) asks for the zone monitoring and alarms.
 
@@ -18,7 +20,9 @@ Three inputs, any combination:
 
 * ``segments`` — one worker's shift as (level, hours) segments → ``lex_8h_db`` and ``class``;
 * ``zones`` — noise telemetry per zone (timestamped readings) → equivalent level per
-  interval, zone level and class, peaks, alarms when the zone exceeds its limit;
+  interval, zone level, peaks, alarms when the zone exceeds its limit; the zone's class
+  comes from the L_EX,8h of its working shifts (``shifts`` pattern; without one, the
+  loudest 8-hour window), never from the 24-hour average (issue 13, error 5);
 * ``workers`` — roster: each worker's shift as segments that give a level or name a zone
   (the zone's equivalent level from the telemetry is used) → L_EX,8h and class per worker.
 
@@ -28,6 +32,7 @@ All functions here are pure: lists in, dicts out.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,12 +148,25 @@ class ZoneReading(BaseModel):
     peak_dbc: float | None = Field(default=None, ge=0, le=200)
 
 
+class ShiftWindow(BaseModel):
+    """One shift of the zone's shift pattern: local start time of day and length (may cross midnight)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, in the readings' clock")
+    hours: float = Field(gt=0, le=24)
+    name: str | None = None
+
+
 class Zone(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     zone: str = Field(min_length=1)
     readings: list[ZoneReading] = Field(min_length=1)
     limit_db: float | None = Field(default=None, gt=0, le=200, description="zone limit; default the 80 dBA workplace limit")
+    shifts: list[ShiftWindow] | None = Field(
+        default=None, min_length=1,
+        description="the zone's shift pattern; the class comes from L_EX,8h of each shift (issue 13, error 5)")
 
 
 class Worker(BaseModel):
@@ -252,7 +270,7 @@ def zone_summary(
     return {
         "zone": zone,
         "laeq_db": overall,
-        "class": noise_class(overall, bands, rounding_db),
+        "class_24h_average": noise_class(overall, bands, rounding_db),
         "limit_db": limit_db,
         "exceeds_limit": bool(overall > limit_db),
         "max_reading_db": float(levels.max()),
@@ -261,6 +279,104 @@ def zone_summary(
         "intervals": intervals,
         **peaks,
         "alarms": alarms,
+    }
+
+
+# --------------------------------------------------------------------------- zone class by shift
+
+
+def _class_rank(klass: str, bands: Sequence[Mapping[str, Any]]) -> int:
+    return [str(b["class"]) for b in bands].index(klass)
+
+
+def shift_windows(
+    times: Sequence[datetime], pattern: Sequence[tuple[str, float, str | None]] | None, fallback_hours: float
+) -> list[tuple[datetime, datetime, str | None]]:
+    """The shift windows the readings fall in.
+
+    With a pattern (``(HH:MM, hours, name)``): every window of every day from the day before
+    the first reading (a night shift that started then) to the last reading's day. Without
+    one: the loudest-window search candidates, a window of ``fallback_hours`` starting at
+    each reading (the caller keeps the loudest; the safer reading when the pattern is unknown).
+    """
+    if pattern is None:
+        return [(t, t + timedelta(hours=fallback_hours), None) for t in sorted(set(times))]
+    first, last = min(times), max(times)
+    day = first.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    out = []
+    while day <= last:
+        for start, hours, name in pattern:
+            hh, mm = (int(x) for x in start.split(":"))
+            begin = day + timedelta(hours=hh, minutes=mm)
+            out.append((begin, begin + timedelta(hours=hours), name))
+        day += timedelta(days=1)
+    return out
+
+
+def zone_shift_class(
+    times: Sequence[datetime],
+    levels_db: Sequence[float],
+    durations_s: Sequence[float],
+    *,
+    pattern: Sequence[tuple[str, float, str | None]] | None,
+    bands: Sequence[Mapping[str, Any]],
+    rounding_db: float,
+    reference_hours: float,
+    fallback_hours: float,
+) -> dict[str, Any]:
+    """Class of a zone from the L_EX,8h of its working shifts (issue 13, error 5; ISO 9612).
+
+    For each shift window the readings inside it give ``L_Aeq,shift`` (energy average,
+    duration-weighted, taken as representative of the whole shift) and
+    ``L_EX,8h = L_Aeq,shift + 10·lg(T_shift / 8 h)``; the zone's class is the worst
+    shift's class. Without a shift pattern the loudest ``fallback_hours`` window is used
+    (the worker could be in the zone then). A 24-hour average dilutes a shift's noise with
+    the quiet hours: 8 h at 86 dBA + 16 h at 50 dBA averages to 81.2 dBA (3.1) while the
+    shift worker's L_EX,8h is 86 dBA (3.2).
+    """
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    t_sorted = [times[i] for i in order]
+    levels = np.asarray([levels_db[i] for i in order], dtype=float)
+    durations = np.asarray([durations_s[i] for i in order], dtype=float)
+    # Prefix sums of duration-weighted energy (relative to the loudest reading, no overflow) and of
+    # durations: each window's L_Aeq is two binary searches away, O((N + W) log N) for long telemetry.
+    top = float(levels.max())
+    energy = np.concatenate([[0.0], np.cumsum(durations * 10.0 ** (0.1 * (levels - top)))])
+    covered = np.concatenate([[0.0], np.cumsum(durations)])
+    windows = shift_windows(t_sorted, pattern, fallback_hours)
+    if pattern is None:  # keep only the loudest window (vectorised: one candidate per reading)
+        secs = np.asarray([(t - t_sorted[0]).total_seconds() for t in t_sorted])
+        starts = np.asarray([(b - t_sorted[0]).total_seconds() for b, _, _ in windows])
+        lo_i = np.searchsorted(secs, starts, side="left")
+        hi_i = np.searchsorted(secs, starts + 3600.0 * fallback_hours, side="left")
+        mean_energy = (energy[hi_i] - energy[lo_i]) / (covered[hi_i] - covered[lo_i])
+        windows = [windows[int(np.argmax(mean_energy))]]
+    rows = []
+    for begin, end, name in windows:
+        lo, hi = bisect_left(t_sorted, begin), bisect_left(t_sorted, end)
+        if hi <= lo:
+            continue
+        shift_hours = (end - begin).total_seconds() / 3600.0
+        seconds = covered[hi] - covered[lo]
+        laeq = top + 10.0 * math.log10((energy[hi] - energy[lo]) / seconds)
+        lex = laeq + 10.0 * math.log10(shift_hours / reference_hours)
+        rows.append({
+            "shift": name, "start": begin.isoformat(), "end": end.isoformat(), "hours": shift_hours,
+            "laeq_shift_db": laeq, "lex_8h_db": lex, "class": noise_class(lex, bands, rounding_db),
+            "covered_hours": float(seconds) / 3600.0,
+        })
+    if not rows:
+        raise ValueError("no reading falls inside a shift of the zone's shift pattern")
+    worst = max(rows, key=lambda r: (_class_rank(r["class"], bands), r["lex_8h_db"]))
+    if pattern is None:
+        rows = [worst]
+    return {
+        "class": worst["class"],
+        "lex_8h_db": worst["lex_8h_db"],
+        "laeq_shift_db": worst["laeq_shift_db"],
+        "class_basis": ("L_EX,8h of the loudest shift of the zone's shift pattern" if pattern is not None else
+                        f"L_EX,8h of the loudest {fallback_hours:g}-hour window (no shift pattern given)"),
+        "shifts": rows,
     }
 
 
@@ -316,6 +432,8 @@ def _segment_levels(
             peak.append(seg.peak_dbc)
     if sum(hours) <= 0:
         raise ModelInputError(f"{path}", "the segments add up to zero hours")
+    if sum(hours) > 24:  # issue 13, error 6: one shift (one day's exposure) cannot exceed 24 h
+        raise ModelInputError(f"{path}", f"the segments add up to {sum(hours):g} hours; one shift has at most 24")
     return levels, hours, lamax, peak
 
 
@@ -373,7 +491,18 @@ def noise_exposure(data: NoiseExposureInput) -> dict:
                 lamax_limit_db=cfg["peaks"]["lamax_limit_db"],
                 peak_limit_dbc=cfg["peaks"]["peak_limit_dbc"],
             )
-            zone_levels[zone.zone] = summary["laeq_db"]
+            try:
+                summary.update(zone_shift_class(
+                    [r.time for r in zone.readings], [r.laeq_db for r in zone.readings],
+                    [r.duration_s or default_s for r in zone.readings],
+                    pattern=[(w.start, w.hours, w.name) for w in zone.shifts] if zone.shifts else None,
+                    bands=bands, rounding_db=rounding, reference_hours=t0,
+                    fallback_hours=float(cfg["zones"]["shift_hours_without_pattern"]),
+                ))
+            except ValueError as error:
+                raise ModelInputError(f"zones.{zi}.shifts", str(error)) from None
+            # A worker's segment in this zone takes the level of its loudest shift (not the 24-h average).
+            zone_levels[zone.zone] = summary["laeq_shift_db"]
             alarms.extend(summary["alarms"])
             zones_out.append(summary)
         result["zones"] = zones_out

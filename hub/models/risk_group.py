@@ -261,6 +261,7 @@ def derive_comorbidity(raw: ComorbidityRaw, criterion: str, table: Mapping) -> t
                 icd10=raw.icd10,
                 extra_points=[(item.name, item.points) for item in raw.scored],
                 age=raw.age,
+                criterion=criterion,
             )
         except _charlson.ComorbidityError as error:
             raise ModelInputError(f"criteria.{criterion}.{error.field}", error.message) from None

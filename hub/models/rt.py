@@ -131,9 +131,13 @@ def cori_rt(
     te = np.asarray(t_end, dtype=int)
     a0 = (prior_mean / prior_sd) ** 2
     b0 = prior_sd**2 / prior_mean
-    shape = a0 + cum_local[:, te] - cum_local[:, ts - 1]
-    scale = 1.0 / (1.0 / b0 + (cum_lam[:, te] - cum_lam[:, ts - 1]))
+    window_cases = cum_local[:, te] - cum_local[:, ts - 1]
+    window_lam = cum_lam[:, te] - cum_lam[:, ts - 1]
+    shape = a0 + window_cases
+    scale = 1.0 / (1.0 / b0 + window_lam)
     out: dict[str, np.ndarray] = {
+        "window_cases": window_cases,
+        "window_infectivity": window_lam,
         "shape": shape,
         "scale": scale,
         "mean": shape * scale,
@@ -270,10 +274,20 @@ def rt(data: RtInput) -> dict:
     res = cori_rt(np.asarray(data.incidence, dtype=float), w, ts, te, imported=imported,
                   prior_mean=prior_mean, prior_sd=prior_sd, quantiles=quantiles)
     estimates, skipped = [], []
+    min_window_cases = int(cfg["min_cases_in_window"])
     for j, (s, e) in enumerate(zip(ts, te)):
         if not res["estimable"][j]:
             skipped.append({"t_start": int(s), "t_end": int(e),
                             "reason": "window ends before the mean serial interval (EpiEstim drops it)"})
+            continue
+        window_cases = float(res["window_cases"][0, j])
+        if window_cases < min_window_cases or res["window_infectivity"][0, j] <= 0:
+            # Issue 13, error 6: with no cases (or no infectious pressure) the posterior is just the
+            # prior (mean 5): report "no estimate" with the reason, never the prior as if it were data.
+            skipped.append({"t_start": int(s), "t_end": int(e), "no_estimate": True, "cases": window_cases,
+                            "reason": (f"{window_cases:g} local cases in the window (at least {min_window_cases} "
+                                       "needed): the posterior would be the prior" if window_cases < min_window_cases
+                                       else "no infectious pressure from earlier cases: the posterior would be the prior")})
             continue
         entry = {
             "t_start": int(s), "t_end": int(e),

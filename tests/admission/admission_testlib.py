@@ -18,6 +18,10 @@ NORMAL: dict[str, Any] = {
 }
 
 
+#: What makes an individual norm applicable (issue 13, error 4): a stated count and a physician's approval.
+APPROVED: dict[str, Any] = {"n_readings": 12, "approved_by": "Иванова А. П., врач-терапевт", "approved_on": "2026-11-02"}
+
+
 def first(**overrides: Any) -> dict[str, Any]:
     """The first attempt (minute 0): K1 normals, overridden; a value of ... drops the field."""
     a = {"minute": 0, **NORMAL, **overrides}

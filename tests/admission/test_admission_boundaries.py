@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from admission_testlib import at, bp, first, rules_fired, run
+from admission_testlib import APPROVED, at, bp, first, rules_fired, run
 
 # --- blood pressure ----------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ def test_null_value_is_device_error():
 
 @pytest.mark.parametrize(
     ("p", "outcome"),
-    [(29, "remeasure"), (30, "retest"), (31, "retest"), (219, "retest"), (220, "retest"), (221, "remeasure"),
+    [(29, "remeasure"), (30, "needs_medic"), (31, "needs_medic"), (219, "needs_medic"), (220, "needs_medic"), (221, "remeasure"),
      (255, "remeasure")],
 )
 def test_plausibility_pulse(p, outcome):
@@ -281,7 +281,7 @@ def test_oximeter_cuff_pulse_difference(ox, outcome):
 
 @pytest.mark.parametrize(
     ("t", "outcome"),
-    [(33.1, "remeasure"), (33.9, "remeasure"), (34.0, "admitted"), (34.1, "admitted"), (42.4, "needs_medic"),
+    [(33.1, "remeasure"), (33.9, "remeasure"), (34.0, "remeasure"), (34.1, "remeasure"), (42.4, "needs_medic"),
      (42.5, "needs_medic"), (42.6, "remeasure")],
 )
 def test_plausibility_temperature(t, outcome):
@@ -331,7 +331,7 @@ def test_valid_reading_resets_the_remeasure_count():
 
 # --- individual norms ----------------------------------------------------------------------------
 
-NORM = {"systolic_mmhg": 150, "diastolic_mmhg": 95}  # band 135–165 / 85.5–104.5
+NORM = {"systolic_mmhg": 150, "diastolic_mmhg": 95, **APPROVED}  # band 135–165 / 85.5–104.5, ceiling 160/100
 
 
 @pytest.mark.parametrize(
@@ -340,13 +340,13 @@ NORM = {"systolic_mmhg": 150, "diastolic_mmhg": 95}  # band 135–165 / 85.5–1
         (134, 94, "retest", ["bp.low"]),  # below the individual band (replace mode narrows)
         (135, 94, "admitted", ["bp.individual"]),
         (136, 94, "admitted", ["bp.individual"]),
-        (164, 94, "admitted", ["bp.individual"]),
-        (165, 94, "admitted", ["bp.individual"]),
-        (166, 94, "retest", ["bp.high"]),
+        (159, 94, "admitted", ["bp.individual"]),
+        (160, 94, "needs_medic", ["bp.individual"]),  # the ceiling (issue 13, error 4), inside the ±10 % band
+        (166, 94, "needs_medic", ["bp.individual"]),
         (150, 85.4, "retest", ["bp.low"]),
         (150, 85.5, "admitted", ["bp.individual"]),
-        (150, 104.5, "admitted", ["bp.individual"]),
-        (150, 104.6, "retest", ["bp.high"]),
+        (150, 99.9, "admitted", ["bp.individual"]),
+        (150, 100, "needs_medic", ["bp.individual"]),  # ceiling DBP 100 lies inside the band 85.5–104.5
     ],
 )
 def test_bp_individual_band(s, d, outcome, fired):
@@ -354,15 +354,17 @@ def test_bp_individual_band(s, d, outcome, fired):
     assert (res.outcome, rules_fired(res)) == (outcome, fired)
     if outcome == "retest":
         assert res.fired[0].detail["basis"] == "individual"
+    if outcome == "needs_medic":
+        assert res.fired[0].detail["why"] == "ceiling" and res.fired[0].effect == "needs_medic"
 
 
 def test_individual_norm_never_overrides_severe():
-    res = run(first(**bp(182, 104)), individual_norm={"systolic_mmhg": 175, "diastolic_mmhg": 100})
+    res = run(first(**bp(182, 104)), individual_norm={"systolic_mmhg": 175, "diastolic_mmhg": 100, **APPROVED})
     assert (res.outcome, rules_fired(res)) == ("needs_medic", ["bp.severe"])
 
 
 def test_individual_norm_narrows_in_replace_mode_and_not_in_widen_only():
-    low_norm = {"systolic_mmhg": 110, "diastolic_mmhg": 70}  # band 99–121 / 63–77
+    low_norm = {"systolic_mmhg": 110, "diastolic_mmhg": 70, **APPROVED}  # band 99–121 / 63–77
     res = run(first(**bp(128, 82)), individual_norm=low_norm)
     assert (res.outcome, rules_fired(res)) == ("retest", ["bp.high"])
     widen = _with(lambda data: data["rules"]["bp_individual"].__setitem__("mode", "widen_only"))
@@ -371,18 +373,21 @@ def test_individual_norm_narrows_in_replace_mode_and_not_in_widen_only():
     res2 = run(first(**bp(152, 94)), individual_norm=NORM, rules=widen)
     assert (res2.outcome, rules_fired(res2)) == ("admitted", ["bp.individual"])
     # and outside the band the population rule applies
-    res3 = run(first(**bp(170, 94)), individual_norm=NORM, rules=widen)
-    assert res3.outcome == "retest" and res3.fired[0].detail["basis"] == "population"
+    res3 = run(first(**bp(150, 106)), individual_norm=NORM, rules=widen)
+    assert res3.outcome == "needs_medic" and res3.fired[0].detail["why"] == "ceiling"
+    res4 = run(first(**bp(130, 84)), individual_norm=NORM, rules=widen)
+    assert (res4.outcome, res4.fired) == ("admitted", [])  # population-normal, below the worker's own band
 
 
-@pytest.mark.parametrize(("n", "outcome"), [(9, "retest"), (10, "admitted"), (11, "admitted"), (None, "admitted")])
+@pytest.mark.parametrize(("n", "outcome"), [(9, "retest"), (10, "admitted"), (11, "admitted"), (None, "retest")])
 def test_individual_norm_min_readings(n, outcome):
-    norm = {**NORM, **({"n_readings": n} if n is not None else {})}
+    norm = {k: v for k, v in {**NORM, "n_readings": n}.items() if v is not None}
     res = run(first(**bp(152, 94)), individual_norm=norm)
     assert res.outcome == outcome
-    if n == 9:
+    if outcome == "retest":  # issue 13, error 4: a norm with no count (None) is no longer applied
         assert rules_fired(res) == ["bp.individual", "bp.high"]
         assert res.fired[0].effect == "ignored"
+        assert res.fired[0].detail["why"] == ("too_few_readings" if n == 9 else "no_readings_count")
 
 
 def test_individual_norm_disabled():
@@ -401,7 +406,7 @@ def test_individual_norm_disabled():
     ],
 )
 def test_pulse_individual_norm(p, outcome, fired):
-    res = run(first(pulse_bpm=p), individual_norm={"pulse_bpm": 55})
+    res = run(first(pulse_bpm=p), individual_norm={"pulse_bpm": 55, **APPROVED})
     assert (res.outcome, rules_fired(res)) == (outcome, fired)
 
 

@@ -39,7 +39,7 @@ def test_k1_admitted_via_stdin(tmp_path):
     out = json.loads(p.stdout)
     assert out["outcome"] == "admitted"
     assert out["fired"] == []
-    assert out["rule_set_version"] == "2026.1.0"
+    assert out["rule_set_version"] == "2026.2.0"
     assert "retest_not_before_minute" not in out
 
 
@@ -103,7 +103,7 @@ def test_rules_option_with_broken_file(tmp_path):
 def test_rules_option_with_other_thresholds(tmp_path):
     strict = tmp_path / "rules-strict.toml"
     text = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
-    text = text.replace("at_or_above = 37.1", "at_or_above = 36.5").replace('version = "2026.1.0"', 'version = "test-1"')
+    text = text.replace("at_or_above = 37.1", "at_or_above = 36.5").replace('version = "2026.2.0"', 'version = "test-1"')
     strict.write_text(text, encoding="utf-8")
     p = cli(json.dumps(K1), "--rules", str(strict))
     assert p.returncode == 0, p.stderr

@@ -6,18 +6,27 @@ import re
 
 import pytest
 
-from admission_testlib import RULES, at, bp, first, run
+from admission_testlib import APPROVED, RULES, at, bp, first, run
 
 SCENARIOS = {
     "bp.high": lambda: run(first(**bp(152, 94))),
     "bp.low": lambda: run(first(**bp(95, 58))),
     "bp.severe": lambda: run(first(**bp(184, 112))),
-    "bp.individual": lambda: run(first(**bp(152, 94)), individual_norm={"systolic_mmhg": 150, "diastolic_mmhg": 95}),
+    "bp.individual": lambda: run(first(**bp(152, 94)), individual_norm={"systolic_mmhg": 150, "diastolic_mmhg": 95, **APPROVED}),
+    "bp.individual-ceiling": lambda: run(first(**bp(162, 94)),
+                                         individual_norm={"systolic_mmhg": 150, "diastolic_mmhg": 95, **APPROVED}),
+    "bp.individual-not-approved": lambda: run(first(**bp(152, 94)),
+                                              individual_norm={"systolic_mmhg": 150, "diastolic_mmhg": 95, "n_readings": 12}),
+    "bp.individual-above-severe": lambda: run(first(**bp(152, 94)),
+                                              individual_norm={"systolic_mmhg": 200, "diastolic_mmhg": 120, **APPROVED}),
     "bp.individual-ignored": lambda: run(first(**bp(152, 94)),
                                          individual_norm={"systolic_mmhg": 150, "diastolic_mmhg": 95, "n_readings": 3}),
-    "bp.individual-high": lambda: run(first(**bp(130, 84)), individual_norm={"systolic_mmhg": 110, "diastolic_mmhg": 70}),
+    "bp.individual-high": lambda: run(first(**bp(130, 84)), individual_norm={"systolic_mmhg": 110, "diastolic_mmhg": 70, **APPROVED}),
     "pulse": lambda: run(first(pulse_bpm=120)),
-    "pulse.individual": lambda: run(first(pulse_bpm=48), individual_norm={"pulse_bpm": 50}),
+    "pulse.individual": lambda: run(first(pulse_bpm=48), individual_norm={"pulse_bpm": 50, **APPROVED}),
+    "pulse.severe": lambda: run(first(pulse_bpm=215)),
+    "temp.low": lambda: run(first(temperature_c=34.5)),
+    "temp.low-persists": lambda: run(first(temperature_c=34.5), at(1, temperature_c=34.6)),
     "temp": lambda: run(first(temperature_c=37.4)),
     "spo2.low": lambda: run(first(spo2_percent=90)),
     "alcohol": lambda: run(first(brac_mg_l=0.21), at(15, brac_mg_l=0.19)),

@@ -69,7 +69,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("systolic_at_or_above = 140", 'systolic_at_or_above = "high"', "rules.bp_high.systolic_at_or_above"),
         ("systolic_at_or_above = 140\n", "", "rules.bp_high.systolic_at_or_above"),
         ('unit = "mmHg"\nsystolic_at_or_above = 140', 'unit = "kPa"\nsystolic_at_or_above = 140', "rules.bp_high.unit"),
-        ("tolerance_percent = 10\nmin_readings = 10\nmode = \"replace\"", "tolerance_percent = 10\nmin_readings = 10\nmode = \"sometimes\"",
+        ("require_approval = true\nmode = \"replace\"\nceiling", "require_approval = true\nmode = \"sometimes\"\nceiling",
          "rules.bp_individual.mode"),
         ("max_retests = 2", "max_retests = 2\nmax_retets = 3", "rules.retest_count.max_retets"),
         ('id = "bp.high"', 'id = "bp.hi"', "rules.bp_high.id"),

@@ -6,7 +6,7 @@ Quantities a vector does not mention take K1's normal values at minute 0
 
 from __future__ import annotations
 
-from admission_testlib import at, bp, first, rules_fired, run
+from admission_testlib import APPROVED, at, bp, first, rules_fired, run
 
 
 def test_k1_all_normal_admitted():
@@ -15,7 +15,7 @@ def test_k1_all_normal_admitted():
     assert d.outcome == "admitted"
     assert d.fired == []
     assert d.retest_not_before_minute is None
-    assert d.rule_set_version == "2026.1.0"
+    assert d.rule_set_version == "2026.2.0"
 
 
 def test_k2_bp_high_three_times_needs_medic_after_second_retest():
@@ -32,7 +32,7 @@ def test_k2_bp_high_three_times_needs_medic_after_second_retest():
 
 
 def test_k3_individual_norm_admits_at_first_reading():
-    norm = {"systolic_mmhg": 150, "diastolic_mmhg": 95}
+    norm = {"systolic_mmhg": 150, "diastolic_mmhg": 95, **APPROVED}
     d = run(first(**bp(152, 94)), individual_norm=norm)
     assert d.outcome == "admitted"
     assert rules_fired(d) == ["bp.individual"]

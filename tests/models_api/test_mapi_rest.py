@@ -74,6 +74,12 @@ INVALID = {
     "rt": ("window", 0, "window"),
     "score2": ("total_cholesterol_mmol_l", 212, "total_cholesterol_mmol_l"),
     "smoke-report": ("events.0.time", "not a time", "events.0.time"),
+    "score": ("total_cholesterol_mmol_l", 232, "total_cholesterol_mmol_l"),
+    "reproductive-signs": ("workplaces.0.women_workers", 2, "workplaces.0.women_workers"),
+    "vaccination": ("workers.0.doses.0.date", "2030-01-01", "workers.0.doses.0.date"),
+    "health-plan": ("birth_date", "2030-01-01", "birth_date"),
+    "smoking-programme": ("violations.0.person", "nobody", "violations.0.person"),
+    "fatigue-screening": ("answers.kss", 12, "answers.kss"),
 }
 
 
