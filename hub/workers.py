@@ -38,8 +38,8 @@ from hub.final_outcome import ensure_schema as ensure_decisions_schema
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workers (
     personnel_number TEXT PRIMARY KEY, site TEXT NOT NULL, full_name TEXT NOT NULL, birth_date TEXT, sex TEXT,
-    badges TEXT NOT NULL, pin_hash TEXT, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
-    retired_at TEXT
+    unit TEXT, groups TEXT NOT NULL DEFAULT '[]', badges TEXT NOT NULL, pin_hash TEXT, updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL, retired_at TEXT
 );
 CREATE INDEX IF NOT EXISTS workers_by_site ON workers(site, personnel_number);
 CREATE TABLE IF NOT EXISTS individual_norms (
@@ -73,6 +73,10 @@ class WorkerIn(BaseModel):
     full_name: str = Field(min_length=1, max_length=200)
     birth_date: date | None = None
     sex: str | None = Field(default=None, pattern="^(M|F)$")
+    unit: str | None = Field(default=None, max_length=200, description="department, for coverage tables")
+    groups: list[str] = Field(default_factory=list, max_length=32,
+                              description="professions / epidemic indications of the vaccination calendar "
+                                          "(configs/models/vaccination.toml groups)")
     badges: list[str] = Field(default_factory=list, max_length=16)
     pin_hash: str | None = Field(default=None, pattern=PIN_HASH_PATTERN,
                                  description="pbkdf2_sha256$iterations$salt$hash (edge_agent.roster.hash_pin format)")
@@ -125,13 +129,14 @@ def upsert_workers(store, items: list[dict[str, Any]], actor: str) -> dict[str, 
             if previous is not None:
                 sites.add(previous[0])  # a worker moved away: the old site's roster changes too
             conn.execute(
-                "INSERT INTO workers (personnel_number, site, full_name, birth_date, sex, badges, pin_hash, updated_by, "
-                "updated_at, retired_at) VALUES (?,?,?,?,?,?,?,?,?,NULL) ON CONFLICT (personnel_number) DO UPDATE SET "
-                "site = excluded.site, full_name = excluded.full_name, birth_date = excluded.birth_date, "
-                "sex = excluded.sex, badges = excluded.badges, pin_hash = excluded.pin_hash, "
-                "updated_by = excluded.updated_by, updated_at = excluded.updated_at, retired_at = NULL",
+                "INSERT INTO workers (personnel_number, site, full_name, birth_date, sex, unit, groups, badges, "
+                "pin_hash, updated_by, updated_at, retired_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL) "
+                "ON CONFLICT (personnel_number) DO UPDATE SET site = excluded.site, full_name = excluded.full_name, "
+                "birth_date = excluded.birth_date, sex = excluded.sex, unit = excluded.unit, groups = excluded.groups, "
+                "badges = excluded.badges, pin_hash = excluded.pin_hash, updated_by = excluded.updated_by, "
+                "updated_at = excluded.updated_at, retired_at = NULL",
                 (w.personnel_number, w.site, w.full_name, w.birth_date.isoformat() if w.birth_date else None, w.sex,
-                 json.dumps(w.badges), w.pin_hash, actor, at))
+                 w.unit, json.dumps(w.groups, ensure_ascii=False), json.dumps(w.badges), w.pin_hash, actor, at))
             sites.add(w.site)
         for site in sites:
             _bump(conn, site, at)
@@ -164,12 +169,13 @@ def age_on(birth_date: str | None, day: date) -> int | None:
 def worker(store, personnel_number: str) -> dict[str, Any]:
     """The worker's registry entry with age, the norm in force and the norm history (no PIN hash)."""
     ensure_schema(store)
-    rows = store.query("SELECT personnel_number, site, full_name, birth_date, sex, badges, updated_by, updated_at, "
-                       "retired_at FROM workers WHERE personnel_number = ?", [personnel_number])
+    rows = store.query("SELECT personnel_number, site, full_name, birth_date, sex, unit, groups, badges, updated_by, "
+                       "updated_at, retired_at FROM workers WHERE personnel_number = ?", [personnel_number])
     if not rows:
         raise WorkerError(404, f"no worker {personnel_number} in the registry")
     found = rows[0]
     found["badges"] = json.loads(found["badges"])
+    found["groups"] = json.loads(found["groups"])
     found["age"] = age_on(found["birth_date"], datetime.now(timezone.utc).date())
     norms = store.query("SELECT * FROM individual_norms WHERE personnel_number = ? ORDER BY id DESC", [personnel_number])
     found["norms"] = norms

@@ -46,6 +46,10 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_stats.router)
     from hub.api import routes_workers  # the worker registry, norms, rosters pushed to kiosks
     app.include_router(routes_workers.router)
+    from hub.api import routes_vaccination  # vaccination records and the calendar picture (seed 000 §2.3.1.8)
+    app.include_router(routes_vaccination.router)
+    from hub.api import routes_exports  # exam journal, FHIR R4, method reports (docs/exports.md)
+    app.include_router(routes_exports.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
     app.add_middleware(BodyLimit, max_bytes=config.models_api.max_body_bytes)

@@ -8,13 +8,17 @@ workers or of an approved norm goes to that site's kiosks as a ``roster_update``
 
 from __future__ import annotations
 
+import csv
+import io
 from contextlib import asynccontextmanager
+from datetime import date, datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import workers
+from hub import health_plans, workers
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
 from hub.store import Store
 
@@ -126,3 +130,24 @@ def approve(request: Request, personnel_number: str = Number, norm_id: int = Pat
     store.audit(caller.name, caller.role, "approve_norm", f"worker {personnel_number}", {"norm_id": norm_id})
     _wake(request)
     return card
+
+
+@router.get("/{personnel_number}/health-plan",
+            summary="The worker's health plan: exams, risk group and its measures, norm, vaccinations (medic, "
+                    "audited); format=csv for the plan's rows")
+def health_plan(personnel_number: str = Number, as_of: date | None = None,
+                format: str = Query("json", pattern="^(json|csv)$"), store: Store = Depends(get_store),
+                caller: Caller = Depends(as_medic)):
+    try:
+        plan = health_plans.health_plan(store, personnel_number, as_of or datetime.now(timezone.utc).date())
+    except (health_plans.HealthPlanError, workers.WorkerError) as error:
+        _refuse(error)
+    store.audit(caller.name, caller.role, "read_health_plan", f"worker {personnel_number}", {"format": format})
+    if format == "json":
+        return plan
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["worker", "area", "measure", "status", "due", "source"])
+    writer.writeheader()
+    writer.writerows(plan["export_rows"])
+    return Response("\ufeff" + text.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="health-plan-{personnel_number}.csv"'})
