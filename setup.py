@@ -11,7 +11,7 @@ from setuptools import find_packages, setup
 CONFIG_FOLDERS = ("admission", "models", "devices", "mosquitto")
 
 setup(
-    packages=find_packages(include=["edge_agent*", "hub*", "firmware_bridges*", "simulators*"])
+    packages=find_packages(include=["edge_agent*", "hub*", "firmware_bridges*", "simulators*", "ohs_demo*"])
     + ["ohs_gate_configs", *(f"ohs_gate_configs.{folder}" for folder in CONFIG_FOLDERS)],
     package_dir={"ohs_gate_configs": "configs"},
 )

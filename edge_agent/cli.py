@@ -10,19 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 
 from firmware_bridges.configfile import ConfigError
+from firmware_bridges.logsetup import configure_logging
 
 
 def _run(args: argparse.Namespace) -> int:
     from edge_agent.runtime import KioskRuntime, load_runtime_config
 
     config, settings = load_runtime_config(args.config)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(args.log_level)
 
     async def main() -> None:
         runtime = KioskRuntime(config, settings)

@@ -14,11 +14,13 @@ This module depends on pydantic only.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from firmware_bridges.readings import DeviceIdentity, DeviceKind
+from firmware_bridges.configfile import ConfigError, describe_validation_error, load_toml
+from firmware_bridges.readings import DeviceIdentity
 
 # --------------------------------------------------------------------------- errors
 
@@ -339,9 +341,12 @@ def parse_device_config(data: dict[str, Any]) -> DeviceConfig:
     return model.model_validate(data)
 
 
-def load_device_config(path: str) -> DeviceConfig:
-    """Load ``configs/devices/<name>.toml``; pydantic's ValidationError names the bad key."""
-    import tomllib
-
-    with open(path, "rb") as f:
-        return parse_device_config(tomllib.load(f))
+def load_device_config(path: str | Path) -> DeviceConfig:
+    """Load ``configs/devices/<name>.toml``; raises ConfigError naming the file, the key and the problem."""
+    data = load_toml(path)
+    try:
+        return parse_device_config(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(str(path), error)) from None
+    except ValueError as error:  # an unknown kind
+        raise ConfigError(f"{path}: kind: {error}") from None

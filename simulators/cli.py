@@ -34,10 +34,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from firmware_bridges.logsetup import configure_logging
 from simulators.serial.faults import FAULTS, FaultPlan
 
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -268,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "_runner", None):
         ap.print_help()
         return 2
+    configure_logging(logging.WARNING)
     try:
         asyncio.run(_main_async(a))
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from edge_agent.agent import KioskAgent
 from edge_agent.config import load_kiosk_config
 from edge_agent.journal import JournalFull, TelemetryShed
 from firmware_bridges.configfile import ConfigError
+from firmware_bridges.logsetup import configure_logging
 from simulators import population
 
 log = logging.getLogger("simulators.kiosk")
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -7,12 +7,12 @@ BlueZ can take that long to complete a connection, backoff between attempts).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from firmware_bridges.configfile import load_toml_model
 from firmware_bridges.readings import DeviceIdentity
 
 BleProfileName = Literal["ble-temperature", "ble-blood-pressure", "ble-plx-spot", "ble-plx-continuous", "berrymed"]
@@ -61,5 +61,5 @@ class BleDeviceConfig(BaseModel):
 
 
 def load_config(path: str | Path) -> BleDeviceConfig:
-    with open(path, "rb") as fh:
-        return BleDeviceConfig.model_validate(tomllib.load(fh))
+    """Load ``configs/devices/ble-*.toml``; raises ConfigError naming the file, the key and the problem."""
+    return load_toml_model(path, BleDeviceConfig)

@@ -6,14 +6,17 @@ simulations pass the project-local bumble backend (``simulators.ble.bleak_bumble
 which production code never imports.
 
 Reliability, modelled on Home Assistant's Bluetooth stack (``habluetooth`` scanner
-watchdog, ``bleak-retry-connector``):
+watchdog) and using its connect library, ``bleak-retry-connector``:
 
 * :class:`BleScannerService` — one scanner per adapter that remembers what it saw and a
   **watchdog** that restarts the scanner when it has been silent for ``watchdog_s``;
-* connect with **bounded retries** (``connect_attempts``, default 3), a connect timeout of
-  **at least 10 s** in production config, backoff between attempts, and a
+* find the device with **bounded scan attempts** (``connect_attempts``, ``retry_backoff_s``);
+* connect through ``bleak_retry_connector.establish_connection`` (**bounded retries**,
+  ``connect_attempts``, its error-specific backoff and BlueZ clean-up), each attempt with the
+  configured connect timeout (**at least 10 s** in production config) and under a
   **per-adapter lock** so one adapter has one pending connect (devices.md §9.3, §11 #6);
-* a session counts as connected only once the result characteristic is subscribed;
+* an attempt counts as connected only once the result characteristic is subscribed and the
+  link is still up (:class:`SessionClient`);
 * **reconnect after a drop**, reporting :class:`DeviceDisconnected`;
 * **de-duplication** of timestamped records a cuff re-sends (key: characteristic, device
   timestamp and values — the raw record bytes), bounded LRU;
@@ -40,6 +43,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_16, normalize_uuid_str
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
 from firmware_bridges.ble import berrymed, blood_pressure, plx, thermometer
 from firmware_bridges.ble.config import BleDeviceConfig
@@ -234,6 +238,85 @@ class BleScannerService:
                 pass
 
 
+# --------------------------------------------------------------------------- one connect attempt
+
+
+class SessionClient(BleakClientWithServiceCache):
+    """The client class handed to ``bleak_retry_connector.establish_connection``: one kiosk session.
+
+    Each connect attempt uses the configured timeout (the connector passes its own fixed 20 s),
+    an outer guard against a backend that ignores it, and the per-adapter lock; then ``setup``
+    subscribes. The attempt succeeds only if the link is still up afterwards; otherwise it raises
+    ``BleakError`` so the connector retries. ``disconnected`` belongs to this client and is re-armed
+    at the start of every attempt, so a drop of an abandoned attempt cannot mark a later one.
+    """
+
+    def __init__(
+        self,
+        device: BLEDevice,
+        disconnected_callback: Callable[[BleakClient], None] | None = None,
+        *,
+        connect_timeout_s: float,
+        adapter: str,
+        setup: Callable[["SessionClient"], Any],
+        stats: dict[str, int],
+        failures: list[str],
+        **kwargs: Any,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.disconnected = asyncio.Event()
+        self.connect_timeout_s = connect_timeout_s
+        self._adapter = adapter
+        self._setup = setup
+        self._stats = stats
+        self.failures = failures
+        self._user_disconnected_callback = disconnected_callback
+        super().__init__(device, disconnected_callback=self._disconnected, timeout=connect_timeout_s,
+                         bluez={"adapter": adapter}, **kwargs)
+
+    def _disconnected(self, client: BleakClient) -> None:
+        self._loop.call_soon_threadsafe(self.disconnected.set)
+        if self._user_disconnected_callback is not None:
+            self._user_disconnected_callback(client)
+
+    async def connect(self, **kwargs: Any) -> None:
+        kwargs["timeout"] = self.connect_timeout_s
+        self.disconnected.clear()
+        self._stats["connect_attempts"] += 1
+        try:
+            async with adapter_lock(self._adapter):
+                # outer guard: a backend that ignores its timeout must not hang the kiosk
+                await asyncio.wait_for(super().connect(**kwargs), self.connect_timeout_s + 5.0)
+            await asyncio.wait_for(self._setup(self), self.connect_timeout_s)
+        except DeviceProtocolError:
+            await self.disconnect_quietly()
+            raise
+        except (BleakError, asyncio.TimeoutError, OSError, EOFError) as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            await self.disconnect_quietly()
+            if isinstance(exc, OSError):  # the connector retries Bleak errors and timeouts, not OSError
+                raise BleakError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        if self.disconnected.is_set() or not self.is_connected:
+            self._failed("dropped during setup")
+            await self.disconnect_quietly()
+            raise BleakError("dropped during setup")
+
+    def _failed(self, why: str) -> None:
+        self._stats["connect_failures"] += 1
+        self.failures.append(why)
+        logger.info("%s connect attempt %d failed: %s", self.address, len(self.failures), why)
+
+    async def disconnect_quietly(self) -> None:
+        """Disconnect, logging and counting (not raising) a failure: the link may already be gone."""
+        try:
+            await asyncio.wait_for(self.disconnect(), 5.0)
+        except Exception as exc:
+            self._stats["disconnect_errors"] += 1
+            logger.info("disconnect from %s failed (link probably gone): %s: %s", self.address,
+                        type(exc).__name__, exc)
+
+
 # --------------------------------------------------------------------------- de-duplication
 
 
@@ -309,19 +392,25 @@ class BleDeviceDriver:
         self.last_error: DeviceError | None = None
         self._last_invalid: Reading | None = None
         self.stats: dict[str, int] = dict(
-            connect_attempts=0, connects=0, connect_failures=0, drops=0, readings=0,
-            duplicates=0, decode_errors=0, implausible=0,
+            connect_attempts=0, connects=0, connect_failures=0, disconnect_errors=0, drops=0, readings=0,
+            duplicates=0, decode_errors=0, implausible=0, callback_errors=0, loop_errors=0,
         )
 
     # ----------------------------------------------------------------- helpers
+    def _call(self, what: str, callback: Callable[[Any], None] | None, value: Any) -> None:
+        """Run a user callback; its exception is logged and counted, and never reaches the BLE stack."""
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:
+            self.stats["callback_errors"] += 1
+            logger.exception("%s: %s callback raised", self._name, what)
+
     def _emit_error(self, err: DeviceError) -> None:
         self.last_error = err
-        logger.warning("%s: %s", self.config.name or self.spec.name, err.message_en)
-        if self.on_error is not None:
-            try:
-                self.on_error(err)
-            except Exception:
-                logger.exception("on_error callback raised")
+        logger.warning("%s: %s", self._name, err.message_en)
+        self._call("on_error", self.on_error, err)
         w = self._result_waiter
         if isinstance(err, ImplausibleReading) and w is not None and not w.done():
             w.set_exception(err)  # a result came and it is nonsense: the worker must repeat now
@@ -339,58 +428,51 @@ class BleDeviceDriver:
         return await scanner.wait_for(self._match, self.scan_timeout_s)
 
     # ----------------------------------------------------------------- connect
-    async def connect(self, scanner: BleScannerService) -> tuple[BleakClient, asyncio.Event]:
-        """Find, connect and subscribe, with bounded retries. Raises :class:`DeviceNotResponding`."""
-        last: str = ""
+    async def connect(self, scanner: BleScannerService) -> tuple[SessionClient, asyncio.Event]:
+        """Find, connect and subscribe, with bounded retries. Raises :class:`DeviceNotResponding`
+        (or :class:`DeviceProtocolError` for a device without the profile's characteristic)."""
+        device = None
         for attempt in range(1, self.config.connect_attempts + 1):
             if attempt > 1 and self.retry_backoff_s:
                 await asyncio.sleep(self.retry_backoff_s * (attempt - 1))
             device = await self._find(scanner)
-            if device is None:
-                last = f"not seen advertising within {self.scan_timeout_s:g} s"
-                continue
-            self.stats["connect_attempts"] += 1
-            disconnected = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            kwargs: dict[str, Any] = {"timeout": self.connect_timeout_s, "bluez": {"adapter": self.config.adapter}}
-            if self._client_backend is not None:
-                kwargs["backend"] = self._client_backend
-            client = BleakClient(
-                device, disconnected_callback=lambda _c: loop.call_soon_threadsafe(disconnected.set), **kwargs
+            if device is not None:
+                break
+        if device is None:
+            last = f"not seen advertising within {self.scan_timeout_s:g} s"
+            raise DeviceNotResponding.for_kind(
+                self.kind, f"{self.config.connect_attempts} scan attempt(s) failed; last: {last}",
+                details={"attempts": self.config.connect_attempts, "last": last},
             )
-            try:
-                async with adapter_lock(self.config.adapter):
-                    # outer guard: a backend that ignores its timeout must not hang the kiosk
-                    await asyncio.wait_for(client.connect(), self.connect_timeout_s + 5.0)
-                await asyncio.wait_for(self._subscribe(client), self.connect_timeout_s)
-            except DeviceProtocolError:
-                await self._safe_disconnect(client)
-                raise
-            except (BleakError, asyncio.TimeoutError, OSError, EOFError) as exc:
-                self.stats["connect_failures"] += 1
-                last = f"attempt {attempt}: {type(exc).__name__}: {exc}"
-                logger.info("%s connect %s", self.spec.name, last)
-                await self._safe_disconnect(client)
-                continue
-            if disconnected.is_set() or not client.is_connected:
-                self.stats["connect_failures"] += 1
-                last = f"attempt {attempt}: dropped during setup"
-                await self._safe_disconnect(client)
-                continue
-            self.stats["connects"] += 1
-            return client, disconnected
-        raise DeviceNotResponding.for_kind(
-            self.kind, f"{self.config.connect_attempts} connect attempt(s) failed; last: {last}",
-            details={"attempts": self.config.connect_attempts, "last": last},
-        )
-
-    async def _safe_disconnect(self, client: BleakClient) -> None:
+        failures: list[str] = []
+        kwargs: dict[str, Any] = {}
+        if self._client_backend is not None:
+            kwargs["backend"] = self._client_backend
         try:
-            await asyncio.wait_for(client.disconnect(), 5.0)
-        except Exception as exc:  # the link may already be gone
-            logger.debug("disconnect: %s", exc)
+            client = await establish_connection(
+                SessionClient, device, self._name, max_attempts=self.config.connect_attempts,
+                ble_device_callback=lambda: scanner.find(self._match) or device,
+                connect_timeout_s=self.connect_timeout_s, adapter=self.config.adapter, setup=self._subscribe,
+                stats=self.stats, failures=failures, **kwargs,
+            )
+        except (BleakError, asyncio.TimeoutError) as exc:
+            last = failures[-1] if failures else f"{type(exc).__name__}: {exc}"
+            raise DeviceNotResponding.for_kind(
+                self.kind, f"{self.config.connect_attempts} connect attempt(s) failed; last: {last}",
+                details={"attempts": self.config.connect_attempts, "last": last, "connector": str(exc)},
+            ) from exc
+        self.stats["connects"] += 1
+        return client, client.disconnected
+
+    @property
+    def _name(self) -> str:
+        return self.config.name or self.spec.name
+
+    async def _safe_disconnect(self, client: SessionClient) -> None:
+        await client.disconnect_quietly()
 
     async def _subscribe(self, client: BleakClient) -> None:
+        """Check the profile's service and result characteristic and subscribe (one attempt's ``setup``)."""
         spec = self.spec
         service = client.services.get_service(spec.service_uuid)
         if service is None:
@@ -422,11 +504,8 @@ class BleDeviceDriver:
             return
         self._progress_seen = True
         mmhg = cuff.mmhg()
-        if mmhg is not None and self.on_progress is not None:
-            try:
-                self.on_progress(mmhg)
-            except Exception:
-                logger.exception("on_progress callback raised")
+        if mmhg is not None:
+            self._call("on_progress", self.on_progress, mmhg)
 
     def _protocol_error(self, exc: BleDecodeError, raw: bytes) -> DeviceProtocolError:
         err = DeviceProtocolError.for_kind(self.kind, str(exc))
@@ -479,11 +558,7 @@ class BleDeviceDriver:
                 logger.info("%s: duplicate record %s ignored", self.spec.name, reading.raw_hex)
                 return
         self.stats["readings"] += 1
-        if self.on_reading is not None:
-            try:
-                self.on_reading(reading)
-            except Exception:
-                logger.exception("on_reading callback raised")
+        self._call("on_reading", self.on_reading, reading)
         w = self._result_waiter
         if w is None or w.done() or stored:
             return
@@ -576,5 +651,7 @@ class BleDeviceDriver:
                 await asyncio.wait_for(task, 10.0)
             except asyncio.TimeoutError:
                 task.cancel()
-            except Exception:
-                pass
+                logger.warning("%s: session loop did not stop within 10 s; cancelled", self._name)
+            except Exception as exc:  # the result (or error) is already decided; keep the loop's failure visible
+                self.stats["loop_errors"] += 1
+                logger.warning("%s: session loop ended with %s: %s", self._name, type(exc).__name__, exc)

@@ -29,7 +29,7 @@ from firmware_bridges.devices import (
 from firmware_bridges.modbus.frames import EXCEPTION_NAMES
 
 log = logging.getLogger(__name__)
-logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # pymodbus logs every retry as an error
+# pymodbus logs every retry as an error: its level is set by the entry point (firmware_bridges.logsetup)
 
 
 class ModbusTransport:
@@ -38,6 +38,8 @@ class ModbusTransport:
         self.kind = kind
         self.client = None
         self._rx = 0  # bytes received since the last request (to tell garbled from silent)
+        #: failures that do not stop the link but must be visible (logged with the link, and counted)
+        self.stats: dict[str, int] = {"connect_errors": 0, "close_errors": 0}
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if sending:
@@ -67,7 +69,9 @@ class ModbusTransport:
             ok = await asyncio.wait_for(self.client.connect(), self.link.timeout_s + 2)
         except (asyncio.TimeoutError, OSError, ModbusException) as e:
             ok = False
-            log.debug("modbus connect failed: %s", e)
+            self.stats["connect_errors"] += 1
+            log.info("Modbus link %s (%s): connect failed: %s: %s", self._where(), self.kind or "modbus",
+                     type(e).__name__, e)
         if not ok:
             self.close()
             raise DeviceNotResponding.for_kind(self.kind, f"cannot open Modbus link {self._where()}")
@@ -77,8 +81,10 @@ class ModbusTransport:
         if self.client is not None:
             try:
                 self.client.close()
-            except Exception:
-                pass
+            except Exception as e:  # cleanup must not raise over the error that led here
+                self.stats["close_errors"] += 1
+                log.warning("Modbus link %s (%s): close failed: %s: %s", self._where(), self.kind or "modbus",
+                            type(e).__name__, e)
         self.client = None
 
     async def read(self, specs: dict[str, RegisterSpec]) -> dict[str, int]:

@@ -26,7 +26,7 @@ a display conversion that is always recorded together with its blood:breath rati
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 

@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from firmware_bridges.devices import (
     AlcotesterConfig,
     BadgeReaderConfig,
-    DeviceDisconnected,
     DeviceError,
     DeviceNotResponding,
     DeviceProtocolError,
@@ -57,6 +56,7 @@ class _SerialDriver:
         self.transport = SerialTransport(config.serial, kind=config.kind)
         self.bad_frames = 0  # counters for supervision / telemetry
         self.good_frames = 0
+        self.abort_failures = 0
 
     async def __aenter__(self):
         await self.transport.open()
@@ -203,10 +203,14 @@ class AlcotesterDriver(_SerialDriver):
                 return await self._result(msg)
 
     async def _abort_quietly(self) -> None:
+        """Best-effort ABORT after a timeout: the timeout is what gets reported, so a failed write is
+        logged and counted (``abort_failures``), not raised over it."""
         try:
             await self.transport.write(alc.AlReq(self._next_seq(), "ABORT").encode())
-        except DeviceError:
-            pass
+        except DeviceError as error:
+            self.abort_failures += 1
+            log.warning("%s (%s): ABORT after a timeout not sent: %s", self.transport.settings.port, self.kind,
+                        error.message_en)
 
     async def _result(self, msg: alc.AlRes) -> Reading:
         r = self._stamp(alc.message_to_reading(msg, ratio=self.config.blood_breath_ratio, raw=msg.encode().rstrip()))

@@ -99,7 +99,7 @@ def frame_to_reading(f: PmsFrame, raw: bytes | None = None) -> Reading:
             "pm1_0_atm": f.pm1_0_atm,
             "pm2_5_atm": f.pm2_5_atm,
             "pm10_atm": f.pm10_atm,
-            "counts_per_0_1l": dict(zip(COUNT_KEYS, f.counts)),
+            "counts_per_0_1l": dict(zip(COUNT_KEYS, f.counts, strict=True)),
         },
         raw_hex=raw.hex() if raw is not None else None,
     )

@@ -14,6 +14,7 @@ paper as :class:`DeviceReportedError` (``paper_out``), each with Russian and Eng
 from __future__ import annotations
 
 import asyncio
+import logging
 import termios
 
 import serial  # pyserial
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware_bridges.devices import (DeviceDisconnected, DeviceError, DeviceNotResponding, DeviceReportedError,
                                       SerialSettings)
 from firmware_bridges.serial import escpos
+
+log = logging.getLogger(__name__)
 
 STATUS_PAPER = b"\x10\x04\x04"  # DLE EOT 4: roll paper sensor status
 PAPER_END_BITS = 0x60  # bits 5–6: paper roll end detected
@@ -61,8 +64,8 @@ class ReceiptPrinter:
             attrs = termios.tcgetattr(fd)
             attrs[2] &= ~termios.HUPCL
             termios.tcsetattr(fd, termios.TCSANOW, attrs)
-        except (AttributeError, OSError, termios.error, serial.SerialException):
-            pass  # not a tty (pyserial URL): nothing to hang up
+        except (AttributeError, OSError, termios.error, serial.SerialException) as error:
+            log.debug("%s is not a tty (%s): nothing to hang up", s.port, error)
         return ser
 
     def _job(self, data: bytes) -> None:

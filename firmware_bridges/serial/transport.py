@@ -13,11 +13,14 @@ DeviceDisconnected. ``read()`` raises ``TimeoutError`` on silence; drivers trans
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import serial  # pyserial
 
 from firmware_bridges.devices import DeviceDisconnected, DeviceNotResponding, SerialSettings
+
+log = logging.getLogger(__name__)
 
 
 class SerialTransport:
@@ -30,6 +33,8 @@ class SerialTransport:
         self._error: BaseException | None = None
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: failures that do not stop the port but must be visible (logged with the port, and counted)
+        self.stats: dict[str, int] = {"close_errors": 0}
 
     # -- lifecycle
     async def open(self) -> "SerialTransport":
@@ -52,8 +57,8 @@ class SerialTransport:
         fd = None
         try:
             fd = ser.fileno()
-        except Exception:
-            fd = None
+        except (AttributeError, OSError, ValueError, serial.SerialException) as e:
+            log.debug("%s has no file descriptor (%s: %s): reading it in the executor", s.port, type(e).__name__, e)
         if isinstance(fd, int) and fd >= 0:
             self._fd = fd
             self._loop.add_reader(fd, self._on_readable)
@@ -62,18 +67,23 @@ class SerialTransport:
         return self
 
     def close(self) -> None:
-        if self._fd is not None and self._loop is not None:
+        if self._fd is not None and self._fd >= 0 and self._loop is not None:
             try:
                 self._loop.remove_reader(self._fd)
-            except Exception:
-                pass
+            except Exception as e:  # cleanup must not raise over the error that led here
+                self._close_failed("stop watching", e)
         self._fd = None
         if self._ser is not None:
             try:
                 self._ser.close()
-            except Exception:
-                pass
+            except Exception as e:  # cleanup must not raise over the error that led here
+                self._close_failed("close", e)
         self._ser = None
+
+    def _close_failed(self, what: str, error: BaseException) -> None:
+        self.stats["close_errors"] += 1
+        log.warning("%s (%s): %s failed: %s: %s", self.settings.port, self.kind or "serial", what,
+                    type(error).__name__, error)
 
     async def __aenter__(self) -> "SerialTransport":
         return await self.open()

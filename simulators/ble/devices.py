@@ -364,7 +364,7 @@ class BloodPressureSim(SimulatedBleDevice):
 
     async def _session(self, conn: Connection, n: int) -> None:
         # 1. stored records: unsent ones (or all of them, for a cuff that re-sends)
-        for i, rec in enumerate(list(self.memory)):
+        for rec in list(self.memory):
             if self.faults.resend_stored or id(rec) not in self._sent_once:
                 await self.indicate(conn, self.char, rec.encode())
                 self._sent_once.add(id(rec))

@@ -26,3 +26,15 @@ def test_short_connect_timeout_rejected():
 def test_profile_kind_mismatch_rejected():
     with pytest.raises(ValidationError, match="is a bp_cuff"):
         BleDeviceConfig(profile="ble-blood-pressure", identity={"kind": "thermometer", "model": "x"})
+
+
+def test_config_file_errors_name_the_file_and_the_key(tmp_path):
+    from firmware_bridges.configfile import ConfigError
+
+    path = tmp_path / "ble-thermometer.toml"
+    path.write_text('profile = "ble-temperature"\nconnect_timeout_s = 2\n'
+                    '[identity]\nkind = "thermometer"\nmodel = "x"\n')
+    with pytest.raises(ConfigError, match=rf"^{path}: connect_timeout_s: .*greater than or equal to 10 \(got 2\)"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "absent.toml")

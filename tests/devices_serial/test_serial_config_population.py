@@ -63,3 +63,22 @@ def test_population_reproducible_and_plausible():
         assert pm1 <= pm25 <= pm10
     temps = [population.sample_temperature_c(rng, False) for _ in range(500)]
     assert max(temps) < 37.5
+
+
+def test_device_config_file_errors_name_the_file_and_the_key(tmp_path):
+    from firmware_bridges.configfile import ConfigError
+
+    bad_port = tmp_path / "noise.toml"
+    bad_port.write_text('kind = "noise"\n[identity]\nkind = "noise"\nmodel = "x"\n[link]\ntransport = "serial"\n')
+    with pytest.raises(ConfigError, match=rf"^{bad_port}: link: .*needs 'port'"):
+        load_device_config(bad_port)
+    toaster = tmp_path / "toaster.toml"
+    toaster.write_text('kind = "toaster"\n')
+    with pytest.raises(ConfigError, match=rf"^{toaster}: kind: device 'kind' must be one of"):
+        load_device_config(toaster)
+    broken = tmp_path / "broken.toml"
+    broken.write_text('kind = "noise\n')
+    with pytest.raises(ConfigError, match=rf"^{broken}: not valid TOML: .*line 1"):
+        load_device_config(broken)
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_device_config(tmp_path / "absent.toml")

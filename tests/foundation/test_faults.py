@@ -18,7 +18,7 @@ import pytest
 
 from edge_agent.agent import KioskAgent
 from edge_agent.journal import Journal
-from hub.broker import free_port, wait_listening
+from ohs_demo.broker import free_port, wait_listening
 from hub.service import HubService
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until, write_toml
 

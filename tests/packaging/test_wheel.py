@@ -2,9 +2,9 @@
 configuration (rule set, model tables) and nothing reaches back into the checkout.
 
 The wheel is built from this checkout and installed with ``--no-deps --target`` into a temporary
-folder that goes first on ``PYTHONPATH``; the dependencies come from the test environment (a full
-fresh venv with dependencies needs the package index, which a test must not). Every command runs
-with an empty working directory, and the test checks the code ran from the installed copy.
+folder that goes first on ``PYTHONPATH``; the dependencies come from the test environment (the fresh
+venv per extra, with dependencies, is test_extras.py). Every command runs with an empty working
+directory, and the test checks the code ran from the installed copy.
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(work / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr[-3000:]
-    (wheel,) = (work / "dist").glob("ohs_gate-*.whl")
-    target = work / "site"
+def installed(project_wheel, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("wheel") / "site"
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                           str(wheel)], capture_output=True, text=True, timeout=300)
+                           str(project_wheel)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return target
 

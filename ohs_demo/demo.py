@@ -1,4 +1,4 @@
-"""``ohs-hub demo``: the whole system on one machine with its embedded defaults.
+"""``ohs-demo`` (alias ``ohs-hub demo``): the whole system on one machine with its embedded defaults.
 
 Starts an MQTT broker (Debian's mosquitto when installed, else the embedded amqtt), the
 hub (ingest + API + dashboard) and the kiosk(s) as separate processes: by default
@@ -10,7 +10,8 @@ uses into the work directory (so they can be read and reused), and prints the UR
 the API tokens. Ctrl-C stops everything.
 
 The hub does not import the kiosk: kiosks run as child processes and meet the hub only
-over MQTT, as in a plant.
+over MQTT, as in a plant. This package sits outside ``hub`` because it starts kiosks and
+simulators (the ``demo`` extra installs what it needs).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pathlib import Path
 import tomli_w
 
 from firmware_bridges.evidence import load_or_create_key, public_key_of
-from hub.broker import RunningBroker, free_port, start_broker
 from hub.config import HubConfig
 from hub.service import HubService
+from ohs_demo.broker import RunningBroker, free_port, start_broker
 
 SITE = "plant-1"
 
@@ -133,7 +134,7 @@ def run_demo(workdir: Path, api_port: int = 8000, kiosks: int = 1, exams_per_min
                 children.append(subprocess.Popen(_kiosk_command(path, kiosk_mode, exams_per_minute, speed, number),
                                                  stdout=log, stderr=subprocess.STDOUT))
         if kiosk_mode != "scripted":
-            for child, path in zip(children, kiosk_paths):
+            for child, path in zip(children, kiosk_paths, strict=True):
                 url = _screen_url(workdir / f"{path.stem}.log", child, lambda: stop["now"])
                 if url is None and stop["now"]:
                     return 0
@@ -157,7 +158,7 @@ Press Ctrl-C to stop.""", flush=True)
         while not stop["now"]:
             if duration_s is not None and time.monotonic() - started >= duration_s:
                 break
-            for child, path in zip(children, kiosk_paths):
+            for child, path in zip(children, kiosk_paths, strict=True):
                 if child.poll() is not None:
                     print(f"simulated kiosk {path.stem} exited with code {child.returncode}; "
                           f"see {workdir / (path.stem + '.log')}", flush=True)

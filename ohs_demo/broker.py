@@ -4,7 +4,9 @@ Debian's mosquitto is used whenever its binary is present (durable persistence, 
 TLS). Without it, the demo falls back to an embedded amqtt broker in a child process;
 amqtt keeps queues in memory only and needs ``allow_anonymous = false`` for persistent
 sessions to work (``shared/domain/infrastructure.md`` §1b), so clients must send a
-username. Production plants run their own mosquitto; this module is not used there.
+username. Production plants run their own mosquitto; this module is not used there (it is part of the
+``ohs_demo`` package, outside the hub). ``free_port`` and ``wait_listening`` are re-exported
+from ``firmware_bridges.ports`` for the tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -14,31 +16,15 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firmware_bridges.ports import free_port, wait_listening
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(host: str, port: int, timeout: float = 10.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"broker exited with code {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+__all__ = ["RunningBroker", "free_port", "mosquitto_binary", "start_amqtt", "start_broker", "start_mosquitto",
+           "wait_listening"]
 
 
 @dataclass
@@ -95,7 +81,7 @@ def start_mosquitto(workdir: str | Path, port: int | None = None, host: str = "1
     log_path = workdir / "mosquitto.log"
     user = pwd.getpwuid(os.getuid()).pw_name  # as root, stay root: the work dir is ours, not mosquitto's
     config_path.write_text(
-        f"""# written by hub.broker for the demo/tests
+        f"""# written by ohs_demo.broker for the demo/tests
 user {user}
 per_listener_settings false
 listener {port} {host}
@@ -124,7 +110,7 @@ def start_amqtt(workdir: str | Path, port: int | None = None, host: str = "127.0
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log_path = workdir / "amqtt.log"
-    argv = [sys.executable, "-m", "hub.broker", "--host", host, "--port", str(port)]
+    argv = [sys.executable, "-m", "ohs_demo.broker", "--host", host, "--port", str(port)]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
     wait_listening(host, port, process=process, timeout=20)
