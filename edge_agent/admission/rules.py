@@ -24,14 +24,13 @@ Loading errors name the file and the key, e.g.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from firmware_bridges.configfile import shipped_config
+from firmware_bridges.configfile import ConfigError, parse_toml, shipped_config
 
 #: The rule set shipped with the package (``configs/admission/rules-default.toml``).
 DEFAULT_RULES_PATH: Path = shipped_config("admission", "rules-default.toml")
@@ -53,7 +52,7 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {
 NormMode = Literal["replace", "widen_only"]
 
 
-class RuleSetError(ValueError):
+class RuleSetError(ConfigError):
     """A rule set that cannot be read or does not validate; the message names file and key."""
 
 
@@ -468,9 +467,9 @@ def parse_rule_set(data: dict[str, Any], origin: str = "<rule set>") -> RuleSet:
 def parse_rule_set_toml(text: str, origin: str = "<rule set>") -> RuleSet:
     """Parse and validate TOML text."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise RuleSetError(f"{origin}: TOML syntax error: {err}") from None
+        data = parse_toml(text, origin)  # the one TOML loader (firmware_bridges.configfile)
+    except ConfigError as err:
+        raise RuleSetError(str(err)) from None
     return parse_rule_set(data, origin)
 
 

@@ -18,13 +18,13 @@ Reading a config table is the only I/O a model function may do.
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from firmware_bridges.configfile import shipped_config
+from firmware_bridges.configfile import ConfigError as FileConfigError
+from firmware_bridges.configfile import load_toml, shipped_config
 
 ENV_VAR = "OHS_MODELS_CONFIG_DIR"
 _DEFAULT_DIR = shipped_config("models")
@@ -59,15 +59,10 @@ def thaw(value: Any) -> Any:
 
 @lru_cache(maxsize=64)
 def _load(path: str) -> Mapping[str, Any]:
-    file = Path(path)
     try:
-        with file.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"model configuration table not found: {file}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"model configuration table {file} is not valid TOML: {error}") from None
-    return _freeze(data)
+        return _freeze(load_toml(path))
+    except FileConfigError as error:  # one loader for every TOML file (firmware_bridges.configfile)
+        raise ConfigError(f"model configuration table: {error}") from None
 
 
 def load_table(name: str) -> Mapping[str, Any]:

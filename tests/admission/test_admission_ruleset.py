@@ -92,7 +92,7 @@ def test_broken_file_names_file_and_key(tmp_path, old, new, key):
 def test_toml_syntax_error_names_file(tmp_path):
     p = tmp_path / "syntax.toml"
     p.write_text("[rule_set\nid = 1\n", encoding="utf-8")
-    with pytest.raises(RuleSetError, match="syntax.toml: TOML syntax error"):
+    with pytest.raises(RuleSetError, match="syntax.toml: not valid TOML"):
         load_rule_set(p)
 
 
