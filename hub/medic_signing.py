@@ -33,10 +33,14 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from firmware_bridges.sqlite_tx import immediate_transaction
 from hub.config import MedicSigningSection
 
 ALGORITHM = "Ed25519"
@@ -128,23 +132,15 @@ def enrol(store, medic: str, pin: str, settings: SigningSettings, *, old_pin: st
     encrypted = AESGCM(_kdf(salt).derive(pin.encode())).encrypt(nonce, raw, medic.encode("utf-8"))
     key_id = f"{medic}#{uuid.uuid4().hex[:12]}"
     created = _now().isoformat()
-    with store.lock:
-        conn = store.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if current:
-                conn.execute("INSERT INTO medic_retired_keys (key_id, medic, algorithm, public_key, created_at, retired_at) "
-                             "SELECT key_id, medic, algorithm, public_key, created_at, ? FROM medic_keys WHERE medic = ?",
-                             (created, medic))
-                conn.execute("DELETE FROM medic_keys WHERE medic = ?", (medic,))
-            conn.execute("INSERT INTO medic_keys (medic, key_id, algorithm, public_key, salt, nonce, encrypted_key, "
-                         "created_at) VALUES (?,?,?,?,?,?,?,?)",
-                         (medic, key_id, ALGORITHM, base64.b64encode(public).decode(), salt, nonce, encrypted, created))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    with store.lock, immediate_transaction(store.conn) as conn:
+        if current:
+            conn.execute("INSERT INTO medic_retired_keys (key_id, medic, algorithm, public_key, created_at, retired_at) "
+                         "SELECT key_id, medic, algorithm, public_key, created_at, ? FROM medic_keys WHERE medic = ?",
+                         (created, medic))
+            conn.execute("DELETE FROM medic_keys WHERE medic = ?", (medic,))
+        conn.execute("INSERT INTO medic_keys (medic, key_id, algorithm, public_key, salt, nonce, encrypted_key, "
+                     "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                     (medic, key_id, ALGORITHM, base64.b64encode(public).decode(), salt, nonce, encrypted, created))
     return key_status(store, medic)
 
 

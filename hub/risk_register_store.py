@@ -79,7 +79,7 @@ def create(store, site: str, row: dict[str, Any], actor: str, role: str) -> dict
     at, text = _now(), json.dumps(clean, ensure_ascii=False)
     with store.lock, immediate_transaction(store.conn) as conn:
         row_id = conn.execute("INSERT INTO risk_register_rows (site, version, row, updated_by, updated_at) "
-                              "VALUES (?, 1, ?, ?, ?)", (site, text, actor, at)).lastrowid
+                              "VALUES (?, 1, ?, ?, ?) RETURNING id", (site, text, actor, at)).fetchone()[0]
         conn.execute("INSERT INTO risk_register_history (row_id, version, change, row, changed_by, role, changed_at) "
                      "VALUES (?, 1, 'created', ?, ?, ?, ?)", (row_id, text, actor, role, at))
     return get(store, row_id)

@@ -82,10 +82,10 @@ def record(store, personnel_number: str, item: dict[str, Any], medic: str) -> di
     with store.lock, immediate_transaction(store.conn) as conn:
         row_id = conn.execute(
             "INSERT INTO vaccination_records (personnel_number, kind, vaccine, disease, on_date, reason, until, note, "
-            "recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (personnel_number, entry.kind, entry.vaccine, entry.disease, entry.on_date.isoformat(), entry.reason,
              entry.until.isoformat() if entry.until else None, entry.note, medic,
-             datetime.now(timezone.utc).isoformat())).lastrowid
+             datetime.now(timezone.utc).isoformat())).fetchone()[0]
     return store.query("SELECT * FROM vaccination_records WHERE id = ?", [row_id])[0]
 
 

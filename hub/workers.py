@@ -224,9 +224,9 @@ def propose_norm(store, personnel_number: str, medic: str, settings: NormSetting
     with store.lock, immediate_transaction(store.conn) as conn:
         norm_id = conn.execute(
             "INSERT INTO individual_norms (personnel_number, systolic_mmhg, diastolic_mmhg, pulse_bpm, n_readings, "
-            "computed_from, computed_to, proposed_by, proposed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "computed_from, computed_to, proposed_by, proposed_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
             (personnel_number, norm["systolic_mmhg"], norm["diastolic_mmhg"], norm["pulse_bpm"], len(used),
-             min(used)[:10], max(used)[:10], medic, at)).lastrowid
+             min(used)[:10], max(used)[:10], medic, at)).fetchone()[0]
     return store.query("SELECT * FROM individual_norms WHERE id = ?", [norm_id])[0]
 
 

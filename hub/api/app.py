@@ -48,6 +48,8 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_workers.router)
     from hub.api import routes_vaccination  # vaccination records and the calendar picture (seed 000 §2.3.1.8)
     app.include_router(routes_vaccination.router)
+    from hub.api import routes_smoking  # the smoking programme from the live data (seed 000 §2.4.1)
+    app.include_router(routes_smoking.router)
     from hub.api import routes_exports  # exam journal, FHIR R4, method reports (docs/exports.md)
     app.include_router(routes_exports.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
