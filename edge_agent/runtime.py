@@ -46,7 +46,7 @@ from edge_agent.agent import KioskAgent
 from edge_agent.config import KioskConfig
 from edge_agent.devices import DeviceSupervisor, EnvironmentLimits, environment_alarm, environment_to_telemetry
 from edge_agent.exam_state import ExamStateStore
-from edge_agent.roster import Roster, RosterError
+from edge_agent.roster import Roster, RosterError, demo_sign_in
 from edge_agent.workflow import ScreenSettings, SystemClock, Workflow, WorkflowSettings
 from edge_agent.workflow.clock import Clock
 from firmware_bridges.configfile import ConfigError, describe_validation_error
@@ -137,6 +137,25 @@ def load_runtime_config(path: str | Path) -> tuple[KioskConfig, RuntimeSettings]
     return parse_runtime_config(data, str(path))
 
 
+def roster_path(config: KioskConfig, settings: RuntimeSettings) -> Path:
+    """Where the kiosk keeps its roster: ``[roster] path``, or roster.db next to the journal."""
+    return settings.roster.path or Path(config.journal.path).parent / "roster.db"
+
+
+def demo_credentials(config_path: str | Path) -> tuple[str, str] | None:
+    """(personnel number, PIN) a visitor can sign in with at the kiosk of this config — a worker
+    of its roster whose PIN is the simulated workforce's :data:`~edge_agent.roster.DEMO_PIN`."""
+    config, settings = load_runtime_config(config_path)
+    path = roster_path(config, settings)
+    if not path.exists():
+        return None
+    roster = Roster(path)
+    try:
+        return demo_sign_in(roster)
+    finally:
+        roster.close()
+
+
 class KioskRuntime:
     """Everything a kiosk runs, started and stopped together (inside one event loop)."""
 
@@ -155,8 +174,7 @@ class KioskRuntime:
         self._pushed_message: dict | None = None
         self._pending_config: tuple | None = None
         self._config_lock = asyncio.Lock()
-        roster_path = self.settings.roster.path or Path(config.journal.path).parent / "roster.db"
-        self.roster = Roster(roster_path)
+        self.roster = Roster(roster_path(config, self.settings))
         self.supervisor = DeviceSupervisor(config.devices, ble_backend=ble_backend)
         self.agent = KioskAgent(config, status_extra=self._status_extra, on_command=self._on_command)
         self.exam_state = ExamStateStore(config.journal.path, synchronous=config.journal.synchronous)
@@ -202,9 +220,9 @@ class KioskRuntime:
                                  clock=self.clock, settings=s.workflow,
                                  printer=self.printer, site=self.config.identity.site,
                                  kiosk=self.config.identity.kiosk, slip_width=s.slip.width_chars,
-                                 slip_timezone=s.slip.timezone)
+                                 slip_timezone=s.slip.timezone, language=s.screen.language)
         await self.workflow.start()
-        app = create_app(self.workflow, language=s.screen.language, allow_badge_entry=self.allow_badge_entry,
+        app = create_app(self.workflow, allow_badge_entry=self.allow_badge_entry,
                          status=self.agent.status)
         server = uvicorn.Server(uvicorn.Config(app, host=s.screen.host, port=s.screen.port, log_level="warning",
                                                access_log=False, lifespan="off"))

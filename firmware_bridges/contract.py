@@ -24,6 +24,8 @@ carries ``seq = null`` and is never acknowledged (the newest retained one wins).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import re
@@ -155,6 +157,35 @@ class ChainSeal(_Strict):
     key_id: str | None = None
 
 
+#: An identity photo's JPEG, at most (bytes): the four an exam may carry, base64-encoded, keep
+#: its record well inside :data:`DEFAULT_MAX_PAYLOAD_BYTES` (ПАК kiosk practice: photo at identification).
+MAX_PHOTO_BYTES = 32_000
+
+
+class IdentityPhoto(_Strict):
+    """A kiosk camera photo of the worker (identification, breath test); its hash is sealed
+    with the exam record. Medic-only data (323-FZ art. 13): never shown to OHS."""
+
+    stage: Literal["identification", "breath"]
+    attempt: int = Field(default=1, ge=1, le=100, description="the exam's attempt (pass) it was taken at")
+    taken_at: AwareDatetime
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    jpeg_b64: str = Field(min_length=4, max_length=(MAX_PHOTO_BYTES + 2) // 3 * 4)
+
+    @model_validator(mode="after")
+    def _bytes_match_hash(self) -> "IdentityPhoto":
+        try:
+            data = base64.b64decode(self.jpeg_b64, validate=True)
+        except ValueError:
+            raise ValueError("jpeg_b64 is not base64") from None
+        if not data.startswith(b"\xff\xd8\xff"):
+            raise ValueError("the photo is not a JPEG")
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError("sha256 does not match the photo's bytes")
+        return self
+
+
 class ExamBody(_Open):
     """One pre-shift (or other) exam: enough for every column of the exam journal
     (``shared/domain/reference.md`` §1.6)."""
@@ -171,6 +202,8 @@ class ExamBody(_Open):
     rule_set_version: str = Field(min_length=1)
     decided_by: str = Field(default="kiosk", description="'kiosk' for the automatic pre-decision")
     chain: ChainSeal | None = Field(default=None, description="per-kiosk hash chain, Ed25519-signed")
+    identity_photos: list[IdentityPhoto] = Field(default_factory=list, max_length=4,
+                                                 description="kiosk camera photos (optional; medic-only)")
 
     @model_validator(mode="after")
     def _refusal_says_why(self) -> "ExamBody":

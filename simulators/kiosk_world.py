@@ -50,6 +50,7 @@ from edge_agent.runtime import KioskRuntime, RuntimeSettings, load_runtime_confi
 from edge_agent.workflow.clock import Clock
 from firmware_bridges.ble.blood_pressure import BloodPressureMeasurement
 from firmware_bridges.ble.thermometer import TemperatureMeasurement
+from firmware_bridges.logsetup import configure_logging
 from firmware_bridges.serial import badge
 from simulators import population
 from simulators.ble.bleak_bumble import BumbleClient, BumbleScanner, release_adapter, use_adapter
@@ -60,7 +61,7 @@ from simulators.serial.printer import PrinterSim
 from simulators.serial.pty import PtyPort
 from simulators.serial.streams import PmsSim, PmsSimConfig
 
-log = logging.getLogger("simulators.kiosk_world")
+log = logging.getLogger(__name__)
 
 AGENT_ADDRESS = "F1:F1:F1:F1:F1:F1"
 BLE_SIMS = {"bp_cuff": BloodPressureSim, "thermometer": ThermometerSim, "oximeter": PlxSim}
@@ -516,7 +517,8 @@ class Workforce:
                 await self._tap(client, "exam_type", exam_type=view.get("default", "pre_shift"))
             elif screen == "survey" and view.get("index") not in answered:
                 answered.add(view["index"])
-                await self._tap(client, "answer", value=survey_answer(self.rng, worker, view["question"]["id"]))
+                await self._tap(client, "answer", value=survey_answer(self.rng, worker, view["question"]["id"]),
+                                question=view["question"]["id"], step=view["step"])
             elif screen == "result":
                 visit.outcome = view.get("outcome")
                 await self._tap(client, "ok")
@@ -601,7 +603,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 async def runner(args: argparse.Namespace) -> None:
     if args.speed < 1 or args.workers < 1:
         raise ValueError("--speed must be ≥ 1 and --workers ≥ 1")
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(logging.WARNING)
     await run_world(args.config, speed=args.speed, workers=args.workers, seed=args.seed,
                     exams_per_minute=args.exams_per_minute, duration=args.duration)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -25,7 +25,7 @@ class SystemClock:
     """Wall-clock time; waits really wait."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
         delay = (when - self.now()).total_seconds()
@@ -37,7 +37,7 @@ class ManualClock:
     """Real time plus an offset that :meth:`advance` increases (thread-safe to call from tests)."""
 
     def __init__(self, start: datetime | None = None):
-        self._origin_wall = start or datetime.now(timezone.utc)
+        self._origin_wall = start or datetime.now(UTC)
         self._origin_mono = time.monotonic()
         self._offset = 0.0
         self._waiters: set[asyncio.Event] = set()

@@ -153,6 +153,23 @@ def complaints(answers: dict[str, bool], survey: list) -> list[str]:
     return [q.complaint_ru for q in survey if q.id in answers and answers[q.id] == q.red_flag]
 
 
+def english_complaints(text: str, survey: list) -> str:
+    """English text with the survey's Russian complaint names (the admission rules name a
+    complaint as recorded, in Russian) replaced by their English names."""
+    for q in survey:
+        text = text.replace(q.complaint_ru, q.complaint_en)
+    return text
+
+
+def localise_complaints(body: dict, survey: list) -> None:
+    """Translate complaint names in the English reasons and summary of an exam body (in place)."""
+    for reason in body.get("reasons", []):
+        if "en" in reason:
+            reason["en"] = english_complaints(reason["en"], survey)
+    if isinstance(body.get("summary"), dict) and "en" in body["summary"]:
+        body["summary"] = {**body["summary"], "en": english_complaints(body["summary"]["en"], survey)}
+
+
 @dataclass
 class Timings:
     """Where an exam's time went, for the record and the benchmark (seconds)."""

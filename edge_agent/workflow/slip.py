@@ -59,6 +59,8 @@ def build_slip(body: dict, *, site: str, kiosk: str, width: int = 32, tz: str = 
     ]
     lines += _wrap(f"Работник: {worker.get('full_name') or ''}", width)
     lines.append(f"Таб. №: {body['worker_id']}")
+    if body.get("ticket"):
+        lines.append(f"Талон: {body['ticket']}")  # the number the kiosk screen calls them by
     reasons = [r["ru"] for r in body.get("reasons", []) if r.get("rule") not in _INFO_ONLY or outcome != "admitted"]
     if outcome != "admitted" and reasons:
         lines.append("Причины:")

@@ -27,7 +27,7 @@ async def first_breath(world) -> str:
         while view.get("index") != i:
             await asyncio.sleep(0.02)
             view = world.workflow.view
-        world.workflow.submit("answer", {"value": value})
+        world.workflow.submit("answer", {"value": value, "question": view["question"]["id"]})
     await world.wait_screen("retest_wait", 60)
     return world.workflow.waiting[IVANOV.number].exam_id
 

@@ -115,7 +115,7 @@ class Kiosk:
             while view.get("index") != i:
                 await asyncio.sleep(0.01)
                 view = self.workflow.view
-            self.workflow.submit("answer", {"value": value})
+            self.workflow.submit("answer", {"value": value, "question": view["question"]["id"]})
 
 
 @contextlib.asynccontextmanager

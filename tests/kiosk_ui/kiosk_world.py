@@ -31,7 +31,9 @@ from simulators.serial.pty import PtyPort
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage"]
+                 "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+                 # the kiosk camera (identity photo): Chromium's fake device, permission granted
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 @dataclass
