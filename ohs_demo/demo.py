@@ -26,6 +26,7 @@ from pathlib import Path
 
 import tomli_w
 
+from edge_agent.runtime import demo_credentials
 from firmware_bridges.evidence import load_or_create_key, public_key_of
 from hub.config import HubConfig
 from hub.service import HubService
@@ -142,11 +143,15 @@ def run_demo(workdir: Path, api_port: int = 8000, kiosks: int = 1, exams_per_min
                     print(f"kiosk {path.stem} did not start; see {workdir / (path.stem + '.log')}", flush=True)
                     return 1
                 screens.append(f"  Kiosk screen {path.stem}: {url}  (simulated devices and workers, speed x{speed:g})")
+                if (credentials := demo_credentials(path)) is not None:
+                    screens.append(f"  Sign in without a badge at {path.stem}: personnel number {credentials[0]}, "
+                                   f"PIN {credentials[1]}")
         kind = "simulated" if kiosk_mode == "scripted" else "device-simulated"
         broker_name = "Debian mosquitto" if broker.kind == "mosquitto" else "embedded amqtt (mosquitto not installed)"
         print(f"""
 OHS gate system demo is running — site {SITE}, {kiosks} {kind} kiosk(s), broker: {broker_name} at {broker.host}:{broker.port}
   Dashboard (OHS view, no token needed): {hub.url}/
+  Medic tablet:     {hub.url}/medic  (sign in with the medic token below)
 {chr(10).join(screens) + chr(10) if screens else ""}  Exams API:        {hub.url}/api/v1/exams
   Kiosks API:       {hub.url}/api/v1/kiosks
   OpenAPI docs:     {hub.url}/docs

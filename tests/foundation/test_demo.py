@@ -73,6 +73,8 @@ def test_demo_kiosk_screen_and_device_measurements(tmp_path):
         screen = re.search(r"Kiosk screen kiosk-01: (http://127\.0\.0\.1:\d+/)", text)
         token = re.search(r"Medic token:\s+(\S+)", text)
         assert screen and token, text
+        # a visitor can sign in at the kiosk: the demo prints a worker's personnel number and PIN
+        assert re.search(r"Sign in without a badge at kiosk-01: personnel number W\d{5}, PIN \d{4}", text), text
         page = httpx.get(screen.group(1))
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert httpx.get(screen.group(1) + "api/state").json()["view"]["screen"]
