@@ -43,9 +43,10 @@ class MeasureState:
                 await self._persist(session, "measured")  # the readings so far survive a restart
                 errors = [{"kind": k, "ru": r.message_ru, "en": r.message_en}
                           for k, r in results.items() if isinstance(r, DeviceError)]
-                if not errors:  # an implausible value: say which (the device itself reported nothing)
+                if not errors:  # a value the rules want measured again (implausible, low temperature): say which
+                    again = {f.rule for f in session.decision.fired if f.effect == "remeasure"}
                     errors = [{"kind": None, "ru": r.ru, "en": r.en} for r in session.decision.reasons
-                              if r.rule.startswith("plausibility.")][-2:]
+                              if r.rule in again or r.rule.startswith("plausibility.")][-2:]
                 self._show_exam(Screen.REMEASURE, session, errors=errors, kinds=sorted(kinds))
                 t0 = time.perf_counter()
                 await asyncio.sleep(self.settings.remeasure_pause_s)

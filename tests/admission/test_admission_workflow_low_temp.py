@@ -26,9 +26,9 @@ def _run(tmp_path, *temps: float) -> tuple[dict, list[str]]:
         devices = _devices(*temps)
         async with kiosk(tmp_path, devices) as k:
             await k.badge_and_survey()
-            await k.screen("remeasure")
+            remeasure = await k.screen("remeasure")
             view = await k.screen("result")
-            return view, devices.measured
+            return {**view, "remeasure_view": remeasure}, devices.measured
     return run_async(scenario())
 
 
@@ -38,6 +38,8 @@ def test_low_then_normal_temperature_is_admitted_after_a_remeasurement(tmp_path)
     assert measured.count("thermometer") == 2 and measured.count("bp_cuff") == 1  # only the thermometer again
     exam = journal_exams(tmp_path)[0]
     assert [(f["rule"], f["effect"]) for f in exam["fired"] if f["rule"] == "temp.low"] == [("temp.low", "remeasure")]
+    errors = view["remeasure_view"].get("errors") or []
+    assert errors and "34" in errors[0]["ru"] and errors[0]["en"], "the screen says why it measures again"
 
 
 def test_low_temperature_twice_goes_to_the_medic(tmp_path):
