@@ -136,6 +136,10 @@ def exam_record(store: Store, event_id: str) -> dict | None:
     row["historical"] = bool(row["historical"])
     row["measurements"] = [{**m, "unit": READING_FIELDS.get(m.get("field"), "")} for m in body.get("measurements", [])]
     row["answers"] = body.get("answers", {})
+    row["survey"] = body.get("survey", [])  # the questions as asked, with the answers (kiosk workflow)
+    row["worker"] = body.get("worker") or {}
+    row["ticket"] = body.get("ticket")
+    row["identity_photos"] = body.get("identity_photos", [])  # medic only (323-FZ art. 13; 152-FZ art. 11)
     row["fired"] = body.get("fired", [])
     row["reasons"] = body.get("reasons", [])
     row["summary"] = body.get("summary", {})

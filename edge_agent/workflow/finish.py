@@ -30,6 +30,10 @@ class FinishState:
             kiosk=self.kiosk, rule_set_version=self.rules.rule_set.version)
         body["timings"]["busy_s"] = round(session.busy_s, 3)
         body["ticket"] = session.ticket
+        # the questions as the worker saw them, with the answer: the medic reads these, not the ids
+        body["survey"] = [{"id": q.id, "ru": q.ru, "en": q.en, "answer": session.answers[q.id],
+                           "complaint": session.answers[q.id] == q.red_flag}
+                          for q in self.settings.survey if q.id in session.answers]
         if session.photos:
             body["identity_photos"] = list(session.photos)
         if extra:  # closed by the workflow, not by a decision: the headline says who decides now

@@ -8,6 +8,8 @@ decision is stored, audited, and the kiosk receives the ``medic_decision`` comma
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -23,6 +25,10 @@ from tests.medic.medic_helpers import ADMIN, MEDIC, OHS, api_section, auth, norm
 from tests.medic.test_med_delivery import Commands
 
 CHROMIUM = "/usr/bin/chromium"
+#: A valid 1x1 JPEG (what the kiosk camera sends, only smaller).
+TINY_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////"
+    "////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage"]
 
@@ -154,7 +160,15 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     hub, agent, commands = system
     for days_ago in (30, 12, 3):  # earlier exams of the same worker: the history charts
         agent.record("exam", severe_bp("W00601", finished=datetime.now(timezone.utc) - timedelta(days=days_ago)))
-    exam = agent.record("exam", severe_bp("W00601"))
+    body = severe_bp("W00601")
+    body["worker"] = {"personnel_number": "W00601", "full_name": "Иванов Пётр Сергеевич", "birth_date": "1980-06-15",
+                      "sex": "M"}
+    body["survey"] = [{"id": "feels_unwell", "ru": "Чувствуете ли вы недомогание?", "en": "Do you feel unwell?",
+                       "answer": True, "complaint": True}]
+    body["identity_photos"] = [{"stage": "identification", "attempt": 1, "taken_at": body["started_at"],
+                                "sha256": hashlib.sha256(TINY_JPEG).hexdigest(),
+                                "jpeg_b64": base64.b64encode(TINY_JPEG).decode()}]
+    exam = agent.record("exam", body)
     wait_until(lambda: hub.store.scalar("SELECT count(*) FROM exams") == 4, message="the exams at the hub")
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -183,6 +197,9 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     page.click("[data-tab=queue]")
     page.click(f"#queue button[data-event-id='{exam.event_id}']")
     page.wait_for_selector("#chart-bp canvas")
+    assert "Чувствуете ли вы недомогание? — да (жалоба)" in page.inner_text("#answers"), "questions as asked"
+    assert page.locator("#photo-list img").count() == 1 and "при идентификации" in page.inner_text("#photo-list")
+    assert "Иванов Пётр Сергеевич" in page.inner_text("#worker-identity"), "identity from the exam record"
     assert page.locator("#chart-temp canvas").count() == 1 and page.locator("#chart-alcohol canvas").count() == 1
     page.fill("#reason", "184/112 подтверждено, направлен к терапевту")
     page.click("#refuse")
@@ -204,16 +221,17 @@ def test_medic_signs_with_a_pin_and_sees_the_workers_history(system, browser, ar
     page.wait_for_selector(f"#history button[data-event-id='{exam.event_id}'] .sig-valid")
 
     # the worker card: identity from the hub's registry, a norm proposed from history and approved
-    assert "нет в реестре" in page.inner_text("#worker-identity")
+    assert "в реестре хаба нет" in page.inner_text("#worker-identity")
+    ohs_view = httpx.get(f"{hub.url}/api/v1/exams/{exam.event_id}", headers=auth(OHS)).json()
+    assert "identity_photos" not in ohs_view and "jpeg" not in str(ohs_view), "photos are for the medic only"
     httpx.put(hub.url + "/api/v1/workers", headers=auth(ADMIN), json={"workers": [
         {"personnel_number": "W00601", "site": "plant-1", "full_name": "Иванов Пётр Сергеевич",
          "birth_date": "1980-06-15", "sex": "M"}]}).raise_for_status()
     put_exams(hub.store, [normal("W00601", finished=datetime.now(timezone.utc) - timedelta(days=20 - i))
                           for i in range(10)], kiosk="kiosk-09")
     page.click(f"#history button[data-event-id='{exam.event_id}']")
-    page.wait_for_selector("#worker-identity:has-text('Иванов Пётр Сергеевич')")
-    assert "лет, муж." in page.inner_text("#worker-identity")
-    assert "не утверждена" in page.inner_text("#worker-norm")
+    page.wait_for_selector("#worker-norm:has-text('не утверждена')")  # the registry's card, not the exam's block
+    assert "лет, муж." in page.inner_text("#worker-identity") and "по записи" not in page.inner_text("#worker-identity")
     page.click("#propose-norm")
     page.wait_for_selector("#norm-result:has-text('Предложено: АД 128/82')")
     page.click("#approve-norm")

@@ -46,6 +46,8 @@ const TEXT = {
     norm_in_force: "Норма: АД {s}/{d}, пульс {p}; по {n} осмотрам ({from} – {to}); утвердил(а) {who} {when}.",
     norm_proposed: "Предложено: АД {s}/{d}, пульс {p} по {n} осмотрам ({from} – {to}). Утвердить?",
     norm_approved: "Норма утверждена и отправляется на киоски.", norm_label: "норма",
+    photos: "Фото с камеры киоска", stage_identification: "при идентификации", stage_breath: "во время пробы на алкоголь",
+    complaint: "жалоба", ticket: "талон", from_exam: "по записи осмотра (в реестре хаба нет)",
     risk_title: "Группа профессионального риска (методика, seed 004)",
     risk_head: "{year}: предложена группа {proposed} ({label}), балл {score} из {max}", risk_status_proposed: "ждёт решения врача",
     risk_status_confirmed: "подтверждена: {who}", risk_status_overridden: "изменена на {group}: {who} — «{reason}»",
@@ -95,6 +97,8 @@ const TEXT = {
     norm_in_force: "Norm: BP {s}/{d}, pulse {p}; from {n} exams ({from} – {to}); approved by {who} {when}.",
     norm_proposed: "Proposed: BP {s}/{d}, pulse {p} from {n} exams ({from} – {to}). Approve?",
     norm_approved: "Norm approved; it is on its way to the kiosks.", norm_label: "norm",
+    photos: "Kiosk camera photos", stage_identification: "at identification", stage_breath: "during the breath test",
+    complaint: "complaint", ticket: "ticket", from_exam: "from the exam record (not in the hub's registry)",
     risk_title: "Occupational risk group (seed 004 methodology)",
     risk_head: "{year}: proposed group {proposed} ({label}), score {score} of {max}", risk_status_proposed: "awaiting the physician",
     risk_status_confirmed: "confirmed: {who}", risk_status_overridden: "changed to {group}: {who} — “{reason}”",
@@ -420,6 +424,16 @@ async function decideGroup(assessment, body) {
   }
 }
 
+function sexOf(sex) { return sex === "M" ? t("male") : sex === "F" ? t("female") : t("unknown"); }
+
+function ageOf(birth) {
+  if (!birth) return "—";
+  const b = new Date(birth + "T00:00:00Z"), now = new Date();
+  let age = now.getUTCFullYear() - b.getUTCFullYear();
+  if (now.getUTCMonth() < b.getUTCMonth() || (now.getUTCMonth() === b.getUTCMonth() && now.getUTCDate() < b.getUTCDate())) age--;
+  return age;
+}
+
 function normText(key, n) {
   return t(key, { s: n.systolic_mmhg ?? "—", d: n.diastolic_mmhg ?? "—", p: n.pulse_bpm ?? "—", n: n.n_readings,
                   from: n.computed_from, to: n.computed_to, who: n.approved_by, when: when(n.approved_at) });
@@ -428,12 +442,15 @@ function normText(key, n) {
 function renderWorkerCard() {
   $("propose-norm").hidden = !workerCard;
   if (!workerCard) {
-    $("worker-identity").textContent = t("not_registered");
+    const w = (current && current.worker) || {};
+    $("worker-identity").textContent = w.full_name
+      ? `${t("identity", { name: w.full_name, age: ageOf(w.birth_date), sex: sexOf(w.sex) })} — ${t("from_exam")}`
+      : t("not_registered");
     $("worker-norm").textContent = "";
     return;
   }
-  const sex = workerCard.sex === "M" ? t("male") : workerCard.sex === "F" ? t("female") : t("unknown");
-  $("worker-identity").textContent = t("identity", { name: workerCard.full_name, age: workerCard.age ?? "—", sex });
+  $("worker-identity").textContent = t("identity", { name: workerCard.full_name, age: workerCard.age ?? "—",
+                                                     sex: sexOf(workerCard.sex) });
   $("worker-norm").textContent = workerCard.norm_in_force ? normText("norm_in_force", workerCard.norm_in_force)
     : t("norm_none");
 }
@@ -554,9 +571,24 @@ function renderExam() {
     return li;
   }));
 
-  const answers = Object.entries(e.answers || {});
-  $("answers").replaceChildren(...answers.map(([k, v]) =>
-    el("li", `${k}: ${v === true ? t("yes") : v === false ? t("no") : v ?? "—"}`)));
+  // the questions as the worker saw them (older records carry the answer ids only)
+  const asked = (e.survey && e.survey.length) ? e.survey.map((q) => [q[lang] || q.ru, q.answer, q.complaint])
+    : Object.entries(e.answers || {}).map(([k, v]) => [k, v, false]);
+  $("answers").replaceChildren(...asked.map(([question, v, complaint]) => {
+    const li = el("li", `${question} — ${v === true ? t("yes") : v === false ? t("no") : v ?? "—"}`);
+    if (complaint) { li.className = "complaint"; li.append(el("span", ` (${t("complaint")})`)); }
+    return li;
+  }));
+  const photos = e.identity_photos || [];
+  $("photos").hidden = photos.length === 0;
+  $("photo-list").replaceChildren(...photos.map((p) => {
+    const figure = el("figure");
+    const img = el("img");
+    img.src = `data:${p.content_type || "image/jpeg"};base64,${p.jpeg_b64}`;
+    img.alt = t(`stage_${p.stage}`);
+    figure.append(img, el("figcaption", `${t(`stage_${p.stage}`)} · ${when(p.taken_at)}`));
+    return figure;
+  }));
 
   $("earlier").hidden = e.decisions.length === 0;
   $("earlier-list").replaceChildren(...e.decisions.map((d) => {
