@@ -33,7 +33,7 @@ import tomli_w  # noqa: E402
 from edge_agent.agent import KioskAgent  # noqa: E402
 from edge_agent.config import KioskConfig  # noqa: E402
 from firmware_bridges.contract import make_envelope  # noqa: E402
-from hub.broker import free_port, start_mosquitto, wait_listening  # noqa: E402
+from ohs_demo.broker import free_port, start_mosquitto, wait_listening  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
 from tests.foundation.helpers import exam_body  # noqa: E402
 

@@ -6,15 +6,15 @@
 
 What it does, in one run on one database file:
 
-1. **builds** a hub database quickly with realistic rows in the production schema (``hub.store.TABLES``
-   and ``hub.evidence.SCHEMA``, rows as ``Store.commit_batch`` writes them: ``received`` per record,
+1. **builds** a hub database quickly with realistic rows in the production schema (the tables of
+   ``hub.db.baseline``, as a hub from before migrations wrote them, rows as ``Store.commit_batch`` writes them: ``received`` per record,
    ``exams`` with contract-valid bodies (checked against ``ExamBody`` on a sample), ``exam_chain``,
    ``telemetry`` from batches of readings, ``events``, ``kiosks``), inserted with ``executemany`` in
    time order — first with the indexes of the hub *before* this change (``LEGACY_INDEXES``);
 2. measures **before**: the old start (``Store`` + ``Ingest`` loading every stored sequence:
    ``Store.stored_sequences()``, the old code path) and the old ``GET /api/v1/exams`` SQL (an exact
    ``count(*)`` and the page) with the old indexes and no statistics;
-3. opens it with today's ``Store`` (the one-time migration: new indexes, statistics) and measures
+3. opens it with today's ``Store`` (adopted by the migrations: new indexes, statistics) and measures
    **after**: start (``Store`` + ``Ingest`` as ``HubService`` builds them, without MQTT), the old SQL
    on the new indexes, the new endpoint (TestClient on ``create_app``, medic token; p95 over repeated
    requests of every filter) and every analytics endpoint (precomputed results, as the dashboard
@@ -50,8 +50,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from firmware_bridges.contract import ExamBody, TelemetryBody, make_envelope  # noqa: E402
-from hub import evidence  # noqa: E402
-from hub import store as store_module  # noqa: E402
+from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
+from sqlalchemy.schema import CreateTable  # noqa: E402
+
+from hub.db import baseline  # noqa: E402
 
 #: The indexes of the hub before this change (hub/store.py at 2fc69c0), for the "before" figures.
 LEGACY_INDEXES = """
@@ -141,7 +143,8 @@ def exam_body(rng: random.Random, exam_id: str, worker: str, exam_type: str, sta
             f'"answers":{{"feels_well":true,"took_medication":false,"slept_hours":"7"}},'
             f'"measurements":[{",".join(measurements)}],"outcome":"{outcome}","fired":{fired},'
             f'"rule_set_version":"2026.1","decided_by":"kiosk",'
-            f'"chain":{{"index":{index},"prev":"{prev}","hash":"{digest}","sig":"{sig}","key_id":"k1"}}}}')
+            f'"chain":{{"index":{index},"prev":"{prev}","hash":"{digest}","sig":"{sig}","key_id":"k1"}},'
+            f'"identity_photos":[]}}')
 
 
 def check_exam_body(text: str) -> None:
@@ -160,8 +163,8 @@ def build(path: Path, exams: int, points: int, days: int, fleet: Fleet, seed: in
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
-    conn.executescript(store_module.TABLES)
-    conn.executescript(evidence.SCHEMA)
+    for table in baseline.metadata.sorted_tables:  # the tables without today's indexes: the legacy ones below
+        conn.execute(str(CreateTable(table).compile(dialect=sqlite_dialect.dialect())))
     conn.executescript(LEGACY_INDEXES)
     rng = random.Random(seed)
     end = datetime(2026, 5, 31, 18, tzinfo=timezone.utc).timestamp()

@@ -1,4 +1,4 @@
-"""``ohs-hub``: run the hub, run the one-machine demo, export the wire-contract schemas."""
+"""``ohs-hub``: run the hub, run the one-machine demo, export the wire-contract schemas, migrate the database."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from firmware_bridges.configfile import ConfigError
+from firmware_bridges.logsetup import configure_logging
 
 
 def _interrupt(signum, frame) -> None:
@@ -18,26 +21,85 @@ def _interrupt(signum, frame) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """``ohs-hub run``: the hub. With ``--workers N`` (N > 1, PostgreSQL only) this process is worker 0
+    (ingest, API, analytics, retention) and starts N-1 ingest-only workers (``--ingest-only --worker K``),
+    restarting any that dies; all share the records through an MQTT v5 shared subscription."""
     from hub.config import load_hub_config
     from hub.service import HubService
 
     config = load_hub_config(args.config)
-    service = HubService(config).start()
-    print(f"OHS hub: dashboard and API at {service.url}/  (OpenAPI: {service.url}/docs)", flush=True)
+    if args.workers > 1 or args.worker is not None:
+        if config.storage.url is None:
+            raise ConfigError(f"{args.config}: several hub workers need one shared database: set [storage] url = "
+                              "\"postgresql://…\" (SQLite has one writer)")
+        config.ingest.shared_group = config.ingest.shared_group or "ohs-hub"
+    worker = args.worker if args.worker is not None else (0 if config.ingest.shared_group else None)
+    service = HubService(config, worker=worker, ingest_only=args.ingest_only).start()
+    if args.ingest_only:
+        print(f"OHS hub ingest worker {worker} ({service.ingest.client_id})", flush=True)
+    else:
+        print(f"OHS hub: dashboard and API at {service.url}/  (OpenAPI: {service.url}/docs)", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
+    extra = _Workers(args.config, args.workers - 1) if args.workers > 1 else None
     try:
-        service.serve_forever()
+        while True:
+            time.sleep(1.0)
+            if extra is not None:
+                extra.keep_running()
+    except KeyboardInterrupt:
+        pass
     finally:
+        if extra is not None:
+            extra.stop()
         service.stop()
+        counters = service.ingest.counters
+        print(f"ingest stopped: stored {counters['stored']}, duplicates {counters['duplicates']}, "
+              f"acks sent {counters['acks_sent']}", flush=True)
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo
+class _Workers:
+    """The extra ingest workers of ``ohs-hub run --workers N``: numbered 1…N-1 (each keeps its MQTT session
+    under its own client id, so a restarted worker gets the records the broker held for it)."""
 
-    return run_demo(workdir=Path(args.workdir), api_port=args.port, kiosks=args.kiosks,
-                    exams_per_minute=args.exams_per_minute, duration_s=args.duration, broker_kind=args.broker,
-                    kiosk_mode=args.kiosk_mode, speed=args.speed)
+    def __init__(self, config_path: str, count: int):
+        self.config_path = config_path
+        self.processes = {index: self._spawn(index) for index in range(1, count + 1)}
+
+    def _spawn(self, index: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--config", str(self.config_path),
+                                 "--ingest-only", "--worker", str(index)])
+
+    def keep_running(self) -> None:
+        for index, process in list(self.processes.items()):
+            if process.poll() is not None:
+                logging.getLogger("hub").warning("ingest worker %d ended (exit %s); starting it again", index,
+                                                 process.returncode)
+                self.processes[index] = self._spawn(index)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _demo(argv: list[str]) -> int:
+    """``ohs-hub demo …`` runs ``python -m ohs_demo …`` in this process (exec): the demo package starts
+    kiosks and simulators, which the hub never imports."""
+    import importlib.util
+
+    if importlib.util.find_spec("ohs_demo") is None:
+        print("ohs-hub demo: the demo is not installed; install it with: pip install 'ohs-gate[demo]'",
+              file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "ohs_demo", *argv])
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -80,7 +142,7 @@ def _kiosk(args: argparse.Namespace) -> int:
         who = getattr(args, "who", None) or os.environ.get("SUDO_USER") or getpass.getuser()
     except (KeyError, OSError):  # no login name (a container without a passwd entry)
         who = f"uid {os.getuid()}"
-    store = Store(config.storage.path, synchronous=config.storage.synchronous)
+    store = Store(config.storage.target, synchronous=config.storage.synchronous)
     try:
         if args.action == "list":
             listing = list_kiosks(config, store)
@@ -120,26 +182,45 @@ def _kiosk(args: argparse.Namespace) -> int:
     return 1 if (config.fleet.reload_command or config.fleet.reload_pid_file) else 0
 
 
+def _db(args: argparse.Namespace) -> int:
+    """``ohs-hub db upgrade|current``: the schema revision of the configured database (hub.db.migrate)."""
+    from hub.config import load_hub_config
+    from hub.db import migrate
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    config = load_hub_config(args.config)
+    target = config.storage.target
+    try:
+        if args.action == "upgrade":
+            revision = migrate.upgrade(target, synchronous=config.storage.synchronous)
+        else:
+            revision = migrate.current(target)
+    except (SQLAlchemyError, OSError) as error:
+        print(f"ohs-hub db {args.action}: cannot use the database of {args.config}: {getattr(error, 'orig', None) or error}",
+              file=sys.stderr)
+        return 2
+    head = migrate.head()
+    state = "up to date" if revision == head else f"behind {head}: run `ohs-hub db upgrade` (the hub does at start)"
+    print(f"{revision or '(none)'} ({state})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ohs-hub", description="OHS hub: ingest, storage, API, models")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the hub with a config file")
     run.add_argument("--config", required=True, help="hub TOML (see configs/hub.example.toml)")
+    run.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",
+                     help="N ingest workers on one PostgreSQL (storage.url), sharing the records through MQTT v5 "
+                          "shared subscriptions; this process is worker 0 (default 1)")
+    run.add_argument("--worker", type=int, default=None, choices=range(0, 1024), metavar="K",
+                     help="this process's worker number, when workers run as separate services")
+    run.add_argument("--ingest-only", action="store_true",
+                     help="store and acknowledge only (no API, analytics or retention): an extra worker")
     run.set_defaults(func=_run)
-    demo = sub.add_parser("demo", help="broker + hub + simulated kiosk(s) on this machine")
-    demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its databases and configs")
-    demo.add_argument("--port", type=int, default=8000, help="HTTP port of the dashboard/API (0 = any free)")
-    demo.add_argument("--kiosks", type=int, default=1)
-    demo.add_argument("--exams-per-minute", type=float, default=12.0)
-    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    demo.add_argument("--broker", choices=("auto", "mosquitto", "amqtt"), default="auto",
-                      help="auto: Debian's mosquitto when installed, else the embedded amqtt")
-    demo.add_argument("--kiosk-mode", choices=("devices", "scripted"), default="devices",
-                      help="devices: the real kiosk runtime and screen with simulated devices and workers (default); "
-                           "scripted: the kiosk agent fed by a scripted workforce, no devices or screen")
-    demo.add_argument("--speed", type=float, default=30.0,
-                      help="devices mode: simulated devices and re-test waits run this many times faster (default 30)")
-    demo.set_defaults(func=_demo)
+    sub.add_parser("demo", add_help=False,
+                   help="broker + hub + simulated kiosk(s) on this machine (alias of ohs-demo; see ohs-demo --help)")
     check = sub.add_parser("check-config", help="validate a hub TOML file")
     check.add_argument("config")
     check.set_defaults(func=_check)
@@ -162,8 +243,16 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("--config", default=os.environ.get("OHS_HUB_CONFIG", "hub.toml"),
                          help="hub TOML with a [fleet] section (default: $OHS_HUB_CONFIG, else ./hub.toml)")
         one.set_defaults(func=_kiosk)
+    db = sub.add_parser("db", help="the hub database's schema: upgrade to the newest revision, or show the current")
+    db.add_argument("action", choices=("upgrade", "current"))
+    db.add_argument("--config", default=os.environ.get("OHS_HUB_CONFIG", "hub.toml"),
+                    help="hub TOML; its [storage] url or path (default: $OHS_HUB_CONFIG, else ./hub.toml)")
+    db.set_defaults(func=_db)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        return _demo(argv[1:])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(logging.INFO)
     try:
         return args.func(args)
     except ConfigError as error:

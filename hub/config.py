@@ -29,10 +29,27 @@ class _Section(BaseModel):
 class StorageSection(_Section):
     path: Path = Path("var/hub/hub.db")
     synchronous: str = Field(default="FULL", pattern="^(FULL|EXTRA|NORMAL)$")
+    url: str | None = Field(
+        default=None, pattern=r"^(postgres|postgresql|postgresql\+psycopg)://",
+        description="a PostgreSQL database (postgresql://user:password@host:port/db) instead of the SQLite file "
+                    "at `path`; the schema is migrated at start (docs/deploy.md)")
+
+    @property
+    def target(self) -> str:
+        """Where the store is: ``url`` when set, else the SQLite file ``path``."""
+        return self.url or str(self.path)
 
 
 class IngestSection(_Section):
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
+    shared_group: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="several hub workers on one PostgreSQL share the records through the MQTT v5 shared "
+                    "subscription $share/<group>/ohs/v1/+/+/<kind>, and compute acks from the store; "
+                    "`ohs-hub run --workers N` sets it (default group 'ohs-hub'); absent: one ingest")
+    session_expiry_s: int = Field(
+        default=7 * 86400, ge=60, description="MQTT v5 session kept by the broker for a stopped worker (shared mode): "
+                                              "the records it held are delivered when it comes back")
     batch_max: int = Field(default=500, ge=1, le=100000, description="messages per durable transaction at most")
     batch_wait_ms: float = Field(default=20.0, ge=0, le=5000, description="how long a batch may wait to fill")
     ack_ranges_max: int = Field(default=64, ge=1, description="stored ranges listed in one ack at most")

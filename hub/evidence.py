@@ -20,6 +20,7 @@ is a break the OHS and the medic must see (issue 10, defect 7).
 from __future__ import annotations
 
 import sqlite3
+import zlib
 
 from firmware_bridges.evidence import GENESIS, check_seal
 
@@ -30,17 +31,7 @@ UNVERIFIED = ("unknown_key", "hash_mismatch", "bad_signature", "malformed_seal")
 #: Statuses that wait for a predecessor and settle when it arrives.
 WAITING = ("pending_link", "gap")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS kiosk_keys (
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, public_key TEXT NOT NULL, source TEXT NOT NULL, added_at TEXT NOT NULL,
-    PRIMARY KEY (site, kiosk)
-);
-CREATE TABLE IF NOT EXISTS exam_chain (
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, incarnation TEXT NOT NULL DEFAULT '', idx INTEGER NOT NULL,
-    event_id TEXT NOT NULL, hash TEXT NOT NULL, prev TEXT NOT NULL, status TEXT NOT NULL,
-    PRIMARY KEY (site, kiosk, incarnation, idx)
-) WITHOUT ROWID;
-"""
+#: The tables (``kiosk_keys``, ``exam_chain``) are part of the hub's schema (hub/db/baseline.py).
 
 
 def key_for(conn: sqlite3.Connection, site: str, kiosk: str) -> str | None:
@@ -60,13 +51,14 @@ def verify_and_link(conn: sqlite3.Connection, site: str, kiosk: str, event_id: s
                     incarnation: str = "") -> str:
     """Check one exam's seal and its links; update the chain table. Returns its status."""
     key = (site, kiosk, incarnation)
+    _serialise_chain(conn, key)
     status = check_seal(body, key_for(conn, site, kiosk))
     if status != "ok":
         index = _claimed_index(body) if status in UNVERIFIED else None
         if index is not None:  # hold its place, so the successor settles as broken_link instead of waiting
             conn.execute(
-                "INSERT OR IGNORE INTO exam_chain (site, kiosk, incarnation, idx, event_id, hash, prev, status) "
-                "VALUES (?,?,?,?,?,'','',?)", (*key, index, event_id, status))
+                "INSERT INTO exam_chain (site, kiosk, incarnation, idx, event_id, hash, prev, status) "
+                "VALUES (?,?,?,?,?,'','',?) ON CONFLICT DO NOTHING", (*key, index, event_id, status))
             _settle_successor(conn, key, index, digest=None)
         return status
     chain = body["chain"]
@@ -83,13 +75,28 @@ def verify_and_link(conn: sqlite3.Connection, site: str, kiosk: str, event_id: s
         else:
             status = "ok" if row[0] == prev else "broken_link"
     inserted = conn.execute(
-        "INSERT OR IGNORE INTO exam_chain (site, kiosk, incarnation, idx, event_id, hash, prev, status) "
-        "VALUES (?,?,?,?,?,?,?,?)", (*key, index, event_id, digest, prev, status),
+        "INSERT INTO exam_chain (site, kiosk, incarnation, idx, event_id, hash, prev, status) "
+        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", (*key, index, event_id, digest, prev, status),
     ).rowcount
     if not inserted:
         return "fork"
     _settle_successor(conn, key, index, digest)
     return status
+
+
+def _serialise_chain(conn, key: tuple[str, str, str]) -> None:
+    """On PostgreSQL, where several hub workers write at once, one transaction at a time links a given
+    journal's chain (a transaction-scoped advisory lock on the journal): otherwise two workers storing
+    neighbours concurrently would each miss the other's uncommitted row and leave both waiting. SQLite
+    has one writer at a time anyway."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(key),))
+
+
+def _lock_key(key: tuple[str, str, str]) -> int:
+    """A signed 64-bit advisory-lock key for one journal (CRC-32 of its identity in the low bits,
+    a constant tag in the high ones so other advisory locks of the hub never collide with it)."""
+    return (0x4348 << 32) | zlib.crc32("\x1f".join(key).encode("utf-8"))
 
 
 def _settle_successor(conn: sqlite3.Connection, key: tuple[str, str, str], index: int, digest: str | None) -> None:

@@ -341,9 +341,9 @@ class FleetRegistry:
 
     def add(self, site: str, kiosk: str, username: str, who: str) -> int:
         with self.store.lock:
-            return self.store.conn.execute(
-                "INSERT INTO fleet_kiosks (site, kiosk, username, added_at, who) VALUES (?,?,?,?,?)",
-                (site, kiosk, username, utc_now(), who)).lastrowid
+            return self.store.conn.execute(  # RETURNING: the new id on SQLite and PostgreSQL alike
+                "INSERT INTO fleet_kiosks (site, kiosk, username, added_at, who) VALUES (?,?,?,?,?) RETURNING id",
+                (site, kiosk, username, utc_now(), who)).fetchone()[0]
 
     def forget(self, row_id: int) -> None:
         """Undo :meth:`add` (an add that could not be completed)."""

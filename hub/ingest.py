@@ -30,7 +30,9 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, Envelope, parse_uplink_raw, topic
+import psycopg
+
+from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, RECORD_KINDS, Envelope, parse_uplink_raw, topic
 from firmware_bridges.mqtt_settings import make_client
 from hub.config import HubConfig
 from hub.sequences import SequenceRanges
@@ -75,15 +77,51 @@ def is_store_fault(error: BaseException) -> bool:
     """Faults of the storage, which clear by themselves (disk freed, lock released), as opposed
     to a message the code cannot store (a bug or a hostile input), which is dead-lettered."""
     if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
-                          sqlite3.DataError)):
+                          sqlite3.DataError, psycopg.IntegrityError, psycopg.ProgrammingError, psycopg.DataError)):
         return False
-    return isinstance(error, (sqlite3.Error, OSError, MemoryError))
+    # psycopg.OperationalError: the server is down or restarting, a dropped connection, a deadlock
+    # between workers (the transaction is rolled back whole and retried)
+    return isinstance(error, (sqlite3.Error, psycopg.Error, OSError, MemoryError))
+
+
+def shared_topics(group: str) -> list[str]:
+    """What a worker subscribes to: each record kind through the group's shared subscription (one worker
+    gets each message); ``status`` directly, because a shared subscription gets no retained messages
+    (MQTT 5.0, 4.8.2) and a kiosk's status is retained. Every worker stores a status; the newest wins."""
+    return [f"$share/{group}/ohs/v1/+/+/{kind}" for kind in RECORD_KINDS] + ["ohs/v1/+/+/status"]
+
+
+def shared_session_client(settings, client_id: str):
+    """A paho 2.x MQTT v5 client for a shared-subscription worker, with the broker settings
+    :func:`firmware_bridges.mqtt_settings.make_client` applies to the v3.1.1 client (credentials, TLS,
+    in-flight window, reconnect delays). The session is made persistent at connect (:meth:`Ingest.start`)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls_ca_file is not None:
+        client.tls_set(ca_certs=str(settings.tls_ca_file),
+                       certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+                       keyfile=str(settings.tls_key_file) if settings.tls_key_file else None)
+    client.max_inflight_messages_set(settings.max_inflight)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+    return client
 
 
 class Ingest:
-    def __init__(self, config: HubConfig, store: Store):
+    """The MQTT ingest of one hub process. With ``ingest.shared_group`` set, one of several workers on
+    one PostgreSQL: the records come through an MQTT v5 shared subscription (each message to one
+    worker), and each ack is computed from the store, which holds what every worker stored."""
+
+    def __init__(self, config: HubConfig, store: Store, *, worker: int | None = None):
         self.config = config
         self.store = store
+        self.shared = config.ingest.shared_group is not None
+        #: the MQTT client id: the hub's, plus the worker number when several run (each keeps its session)
+        self.client_id = config.client_id if worker is None else f"{config.client_id}-w{worker}"
         self.queue: "queue.Queue[Incoming]" = queue.Queue()
         self.counters: Counter = Counter()
         self.dead_letter_reasons: Counter = Counter()
@@ -105,7 +143,10 @@ class Ingest:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> "Ingest":
-        client = make_client(self.config.mqtt, self.config.client_id, clean_session=False)
+        if self.shared:
+            client = shared_session_client(self.config.mqtt, self.client_id)
+        else:
+            client = make_client(self.config.mqtt, self.client_id, clean_session=False)
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -113,7 +154,17 @@ class Ingest:
         self.client = client
         self._writer = threading.Thread(target=self._write_loop, name="hub-writer", daemon=True)
         self._writer.start()
-        client.connect_async(self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s)
+        if self.shared:  # MQTT v5: a persistent session is clean_start=False plus an expiry interval
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.config.ingest.session_expiry_s
+            client.connect_async(self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s,
+                                 clean_start=False, properties=properties)
+        else:
+            client.connect_async(self.config.mqtt.host, self.config.mqtt.port,
+                                 keepalive=self.config.mqtt.keepalive_s)
         client.loop_start()
         return self
 
@@ -163,7 +214,12 @@ class Ingest:
             log.warning("MQTT connection refused: %s", reason_code)
             return
         self._generation += 1  # PUBACKs owed on an older connection are void: the broker redelivers
-        client.subscribe("ohs/v1/#", qos=1)
+        if self.shared:
+            from paho.mqtt.subscribeoptions import SubscribeOptions
+
+            client.subscribe([(t, SubscribeOptions(qos=1)) for t in shared_topics(self.config.ingest.shared_group)])
+        else:
+            client.subscribe("ohs/v1/#", qos=1)
         self.counters["connects"] += 1
         self._connected.set()
         log.info("hub connected to broker (session present: %s)", flags.session_present)
@@ -326,10 +382,12 @@ class Ingest:
     def _account(self, result: BatchResult, rejected: list) -> None:
         for envelope in result.stored:
             key = (envelope.site, envelope.kiosk, envelope.incarnation_key)
-            if envelope.seq not in self.contested.get(key, {}):
+            if not self.shared and envelope.seq not in self.contested.get(key, {}):
                 self.sequences.setdefault(key, SequenceRanges()).add(envelope.seq)
             self.counters[f"stored_{envelope.kind}"] += 1
         for site, kiosk, incarnation, seq, _ in result.contested:
+            if self.shared:
+                continue  # acks read the contested sequences from the store
             key = (site, kiosk, incarnation)
             self.contested.setdefault(key, {})[seq] = self.store.held_event_ids(site, kiosk, incarnation, seq)
             self.sequences.setdefault(key, SequenceRanges()).discard(seq)
@@ -354,8 +412,14 @@ class Ingest:
     def publish_ack(self, site: str, kiosk: str, incarnation: str = "", batch_seqs: set[int] | None = None,
                     confirmed: dict[int, str] | None = None) -> None:
         key = (site, kiosk, incarnation)
-        ranges = self.sequences.get(key) or SequenceRanges()
-        contested = self.contested.get(key, {})
+        if self.shared:  # other workers store this kiosk's records too: what is stored is in the store
+            contested = self.store.contested_sequences(key).get(key, {})
+            ranges = SequenceRanges(self.store.sequence_ranges(*key))
+            for seq in contested:
+                ranges.discard(seq)
+        else:
+            ranges = self.sequences.get(key) or SequenceRanges()
+            contested = self.contested.get(key, {})
         listed = set(sorted(contested)[-ACK_CONTESTED_RECENT:]) | (set(batch_seqs or ()) & set(contested))
         ack = ranges.ack(site, kiosk, self.config.ingest.ack_ranges_max, incarnation=incarnation,
                          contested={seq: sorted(contested[seq]) for seq in sorted(listed)},

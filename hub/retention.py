@@ -176,6 +176,9 @@ class Retention:
     """Roll-ups and retention on a :class:`hub.store.Store`; :meth:`start` runs them periodically."""
 
     def __init__(self, store, settings):
+        if getattr(store, "backend", "sqlite") != "sqlite":
+            raise ValueError("retention and roll-ups run on SQLite only: they walk the telemetry's SQLite row ids "
+                             "(docs/deploy.md, \"The hub's database\")")
         self.store = store
         self.settings = settings
         self.decibel = set(settings.decibel_quantities)

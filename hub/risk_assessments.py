@@ -126,11 +126,10 @@ def create_assessment(
         conn = store.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cursor = conn.execute(
-                f"INSERT INTO risk_group_assessments ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                tuple(row.values()),
-            )
-            new_id = cursor.lastrowid
+            new_id = conn.execute(  # RETURNING: the new id on SQLite and PostgreSQL alike
+                f"INSERT INTO risk_group_assessments ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                "RETURNING id", tuple(row.values()),
+            ).fetchone()[0]
             store.audit(created_by, role, "create_risk_assessment", f"worker {worker_id}",
                         {"assessment_id": new_id, "proposed_group": row["proposed_group"]})
             conn.execute("COMMIT")

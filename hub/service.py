@@ -9,8 +9,8 @@ import time
 import uvicorn
 
 from hub.api import create_app
-from hub.broker import free_port, wait_listening
-from hub.config import HubConfig
+from firmware_bridges.ports import free_port, wait_listening
+from hub.config import ConfigError, HubConfig
 from hub.ingest import Ingest
 from hub.store import DeadLetterPolicy, Store
 
@@ -18,26 +18,39 @@ log = logging.getLogger("hub")
 
 
 class HubService:
-    def __init__(self, config: HubConfig, *, with_api: bool = True):
+    """``worker``: this process's number among several ingest workers (``ingest.shared_group``);
+    ``ingest_only``: only store and acknowledge (an extra worker: the API, analytics and retention run in
+    worker 0)."""
+
+    def __init__(self, config: HubConfig, *, with_api: bool = True, worker: int | None = None,
+                 ingest_only: bool = False):
         self.config = config
-        self.store = Store(config.storage.path, synchronous=config.storage.synchronous,
+        self.ingest_only = ingest_only
+        self.store = Store(config.storage.target, synchronous=config.storage.synchronous,
                            trust_on_first_use=config.evidence.trust_on_first_use,
                            dead_letters=DeadLetterPolicy(**config.dead_letters.model_dump()))
         for entry in config.kiosks:
             self.store.register_key(entry.site, entry.kiosk, entry.public_key)
-        self.ingest = Ingest(config, self.store)
+        self.ingest = Ingest(config, self.store, worker=worker)
         self.timeseries = None  # hub.timeseries.TimeseriesSink, when [timeseries] is configured
         if config.timeseries is not None and config.timeseries.enabled:
             from hub.timeseries import TimeseriesSink, queue_path_for
 
-            self.timeseries = TimeseriesSink(config.timeseries, queue_path_for(config.timeseries, config.storage.path))
+            queue = queue_path_for(config.timeseries, config.storage.path)
+            if worker:  # each worker its own durable queue (one SQLite writer per file)
+                queue = queue.with_name(f"{queue.stem}-w{worker}{queue.suffix}")
+            self.timeseries = TimeseriesSink(config.timeseries, queue)
             self.ingest.telemetry_sinks.append(self.timeseries)
         self.retention = None  # hub.retention.Retention, when [retention] is configured
-        if config.retention is not None:
+        if config.retention is not None and not ingest_only:
+            if self.store.backend != "sqlite":
+                self.store.close()
+                raise ConfigError("[retention] runs on SQLite only (its roll-ups walk SQLite row ids); remove it "
+                                  "with storage.url = postgresql://… and use PostgreSQL partitioning (docs/deploy.md)")
             from hub.retention import Retention
 
             self.retention = Retention(self.store, config.retention)
-        self.with_api = with_api
+        self.with_api = with_api and not ingest_only
         self.api_port: int | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
@@ -53,6 +66,8 @@ class HubService:
         self.ingest.start()
         if connect_timeout is not None and not self.ingest.wait_connected(connect_timeout):
             raise TimeoutError(f"hub could not reach the broker at {self.config.mqtt.host}:{self.config.mqtt.port}")
+        if self.ingest_only:
+            return self
         from hub.analytics import AnalyticsRunner, settings_for_hub
 
         self.analytics = AnalyticsRunner(self.store, settings_for_hub(self.config)).start()

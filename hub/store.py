@@ -1,9 +1,13 @@
-"""The hub's durable store (SQLite, WAL): records, kiosks, dead letters, audit log.
+"""The hub's durable store (SQLite in WAL mode, or PostgreSQL): records, kiosks, dead letters, audit log.
 
 Idempotency (architecture.md, "Delivery"): ``received`` has the primary key
 (site, kiosk, seq) and a unique event id, so a redelivered or replayed record is
 recognised and never stored twice. Each batch is one transaction; the ingest publishes
 ``ack`` only after :meth:`Store.commit_batch` returns, i.e. after the data is on disk.
+
+The schema and the database's engine belong to :mod:`hub.db` (SQLAlchemy Core, Alembic migrations run
+when a Store opens). The queries are one SQL text for both back ends; on PostgreSQL they go through
+:class:`hub.db.dbapi.PgConnection` (psycopg 3), on SQLite straight through :mod:`sqlite3`.
 """
 
 from __future__ import annotations
@@ -27,83 +31,15 @@ import sqlite_utils
 from firmware_bridges.contract import Envelope
 from firmware_bridges.sqlite_tx import immediate_transaction
 from hub import evidence
+from hub.db import database_url, is_postgres, make_engine, migrate
+from hub.db.dbapi import PgConnection, PgReadPool
+from hub.db.ddl import sqlite_script_to_postgresql
 from hub.sequences import SequenceRanges
 
 log = logging.getLogger("hub.store")
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS received (
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, incarnation TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL,
-    event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, received_at TEXT NOT NULL, content_hash TEXT,
-    PRIMARY KEY (site, kiosk, incarnation, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS exams (
-    event_id TEXT PRIMARY KEY, site TEXT NOT NULL, kiosk TEXT NOT NULL, seq INTEGER NOT NULL,
-    exam_id TEXT NOT NULL, worker_id TEXT NOT NULL, exam_type TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT NOT NULL, outcome TEXT NOT NULL,
-    rule_set_version TEXT NOT NULL, historical INTEGER NOT NULL, kiosk_ts TEXT NOT NULL,
-    received_at TEXT NOT NULL, body TEXT NOT NULL, chain_status TEXT NOT NULL DEFAULT 'unsigned',
-    incarnation TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS telemetry (
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, seq INTEGER NOT NULL,
-    sensor_id TEXT NOT NULL, zone TEXT NOT NULL, ts TEXT NOT NULL,
-    quantity TEXT NOT NULL, value REAL, invalid_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY, site TEXT NOT NULL, kiosk TEXT NOT NULL, seq INTEGER NOT NULL,
-    type TEXT NOT NULL, severity TEXT NOT NULL, zone TEXT, device TEXT,
-    kiosk_ts TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kiosks (
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, state TEXT NOT NULL, status_ts TEXT NOT NULL,
-    last_seen TEXT NOT NULL, status TEXT NOT NULL,
-    PRIMARY KEY (site, kiosk)
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, topic TEXT NOT NULL,
-    payload BLOB NOT NULL, payload_size INTEGER NOT NULL, reason TEXT NOT NULL, code TEXT NOT NULL DEFAULT 'other'
-);
-CREATE TABLE IF NOT EXISTS dead_letter_totals (
-    code TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL, last_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conflicts (
-    id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, site TEXT NOT NULL, kiosk TEXT NOT NULL,
-    incarnation TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL,
-    code TEXT NOT NULL, reason TEXT NOT NULL, content_hash TEXT NOT NULL, payload BLOB NOT NULL,
-    resolved_at TEXT, resolved_by TEXT, resolution TEXT,
-    UNIQUE (site, kiosk, incarnation, seq, event_id, content_hash)
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
-    action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT
-);
-"""
-
-#: Every filter of ``GET /api/v1/exams`` (site, kiosk, worker_id, outcome, exam_type, each with the
-#: since/until range on finished_at and the order finished_at, seq) walks one of these in order. The
-#: four by site, kiosk, outcome and exam type also carry the other three as trailing columns, so a
-#: combination of filters (site + outcome, kiosk + outcome, ...) is tested on index entries and a
-#: capped count never reads the table. The analyses' period pre-filter uses exams_by_finished (or
-#: exams_by_site_time), their "newest data day" exams_by_started and telemetry_by_zone; the
-#: telemetry query skip-scans telemetry_by_zone's zones (see SEEDED_STATISTICS).
-INDEXES = """
-CREATE INDEX IF NOT EXISTS exams_by_finished ON exams(finished_at, seq);
-CREATE INDEX IF NOT EXISTS exams_by_site_time ON exams(site, finished_at, seq, kiosk, outcome, exam_type);
-CREATE INDEX IF NOT EXISTS exams_by_kiosk_time ON exams(kiosk, finished_at, seq, site, outcome, exam_type);
-CREATE INDEX IF NOT EXISTS exams_by_outcome_time ON exams(outcome, finished_at, seq, site, kiosk, exam_type);
-CREATE INDEX IF NOT EXISTS exams_by_type_time ON exams(exam_type, finished_at, seq, site, kiosk, outcome);
-CREATE INDEX IF NOT EXISTS exams_by_worker ON exams(worker_id, finished_at);
-CREATE INDEX IF NOT EXISTS exams_by_started ON exams(started_at);
-CREATE INDEX IF NOT EXISTS exams_chain_waiting ON exams(received_at) WHERE chain_status = 'pending_link';
-CREATE INDEX IF NOT EXISTS telemetry_by_zone ON telemetry(zone, quantity, ts);
-CREATE INDEX IF NOT EXISTS events_by_type ON events(type, kiosk_ts);
-"""
-
-#: Indexes of older hubs that one of INDEXES replaces (dropped at start; the replacement covers their queries).
-SUPERSEDED_INDEXES = ("exams_by_time", "exams_by_kiosk")
-
-SCHEMA = TABLES + INDEXES
+#: The schema (tables, and the indexes every documented filter walks) is owned by :mod:`hub.db`: the
+#: baseline in ``hub/db/baseline.py`` and the Alembic revisions after it, applied when a Store opens.
 
 
 @dataclass(frozen=True)
@@ -278,6 +214,9 @@ class ReadPool:
 class _Reading(abc.ABC):
     """The read helpers (``query``, ``query_rows``, ``scalar``) over :meth:`_read_connection`."""
 
+    #: "sqlite" or "postgresql": the few queries that differ (row estimates, statistics) ask this
+    backend: str = "sqlite"
+
     @abc.abstractmethod
     def _read_connection(self):
         """A context manager lending a connection to read on."""
@@ -312,7 +251,7 @@ class _Reading(abc.ABC):
                      cap: int = COUNT_CAP) -> tuple[int, bool]:
         """``(count, exact)``: rows of ``table`` matching ``where`` (an SQL clause, may be empty), counted
         up to ``cap``; past it ``(cap + 1, False)`` — the caller estimates (:meth:`estimate_count`)."""
-        counted = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} {where} LIMIT ?)", [*params, cap + 1])
+        counted = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} {where} LIMIT ?) AS capped", [*params, cap + 1])
         return (counted, True) if counted <= cap else (cap + 1, False)
 
     def estimate_count(self, table: str, equal: dict[str, Any] | None = None, time_column: str | None = None,
@@ -331,7 +270,7 @@ class _Reading(abc.ABC):
         if time_column and until is not None:
             bounds.append(f"{time_column} < ?")
             bound_params.append(until)
-        rows = self.scalar(f"SELECT max(rowid) FROM {table}") or 0
+        rows = self.approximate_rows(table)
         if not rows:
             return 0
         if bounds:
@@ -349,10 +288,20 @@ class _Reading(abc.ABC):
         if time_column:
             inner += f" ORDER BY {time_column} DESC"
         seen, matched = self.query_rows(
-            f"SELECT count(*), coalesce(sum(CASE WHEN {test} THEN 1 ELSE 0 END), 0) FROM ({inner} LIMIT ?)",
+            f"SELECT count(*), coalesce(sum(CASE WHEN {test} THEN 1 ELSE 0 END), 0) FROM ({inner} LIMIT ?) AS sample",
             [*equal.values(), *bound_params, sample])[0]
         share = (matched if matched else 0.5) / max(seen, 1)
         return int(round(in_range * share))
+
+    def approximate_rows(self, table: str) -> int:
+        """Rows of ``table`` in milliseconds: SQLite's ``max(rowid)`` (append-only tables), PostgreSQL's
+        planner estimate (``pg_class.reltuples``, kept by ANALYZE), counted when never analysed."""
+        if self.backend == "sqlite":
+            return self.scalar(f"SELECT max(rowid) FROM {table}") or 0
+        estimate = self.scalar("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", [table])
+        if estimate is None or estimate < 0:
+            return self.scalar(f"SELECT count(*) FROM {table}") or 0
+        return int(estimate)
 
     def _range_share(self, table: str, column: str, lo: str | None, hi: str | None) -> float:
         first = self.scalar(f"SELECT min({column}) FROM {table}")
@@ -375,7 +324,7 @@ class _Reading(abc.ABC):
         ``received``'s primary key (gaps and islands: ``seq - row_number()`` is constant on a run)."""
         return [(first, last) for first, last in self.query_rows(
             "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS island "
-            "FROM received WHERE site = ? AND kiosk = ? AND incarnation = ?) GROUP BY island ORDER BY 1",
+            "FROM received WHERE site = ? AND kiosk = ? AND incarnation = ?) AS runs GROUP BY island ORDER BY 1",
             (site, kiosk, incarnation))]
 
 
@@ -429,8 +378,11 @@ class ReadOnlyStore(_Reading):
     or ``conn``. ``ensure_schema`` only notes the name: the hub's process creates the tables."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.readers = ReadPool(self.path, keep=2)
+        self.url = database_url(path)
+        self.backend = "postgresql" if is_postgres(self.url) else "sqlite"
+        self.path = Path(path) if self.backend == "sqlite" else None
+        self.readers = (ReadPool(self.path, keep=2) if self.backend == "sqlite"
+                        else PgReadPool(make_engine(self.url, read_only=True, pool_size=2)))
         self._extensions: set[str] = set()
 
     def _read_connection(self):
@@ -496,41 +448,46 @@ class StoredSequences(MutableMapping):
 
 
 class Store(_Reading):
-    """One SQLite file in WAL mode. One writer connection, used under ``lock`` for writes only
-    (the ingest's batches, module writes that read-then-write in one transaction); the read helpers
-    ``query``/``query_rows``/``scalar`` use pooled read-only connections (:class:`ReadPool`), so a long
-    read never delays a commit and a commit never waits for a read. A thread that holds ``lock``
-    reads on the writer connection (it sees its own uncommitted writes)."""
+    """One SQLite file in WAL mode, or one PostgreSQL database. One writer connection, used under
+    ``lock`` for writes only (the ingest's batches, module writes that read-then-write in one
+    transaction); the read helpers ``query``/``query_rows``/``scalar`` use pooled read-only connections
+    (:class:`ReadPool`, or :class:`hub.db.dbapi.PgReadPool`), so a long read never delays a commit and a
+    commit never waits for a read. A thread that holds ``lock`` reads on the writer connection (it sees
+    its own uncommitted writes). ``lock`` serialises this process only: on PostgreSQL several hub workers
+    write at once, each in its own transactions (see hub.evidence for the one place that needs more)."""
 
     def __init__(self, path: str | Path, synchronous: str = "FULL", *, trust_on_first_use: bool = False,
                  dead_letters: DeadLetterPolicy | None = None):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """``path``: a SQLite file (the embedded default) or a ``postgresql://`` URL (``storage.url``).
+        The schema is brought to the newest revision first (:func:`hub.db.migrate.upgrade`)."""
+        self.url = database_url(path)
+        self.backend = "postgresql" if is_postgres(self.url) else "sqlite"
+        #: what another process opens this store by (ReadOnlyStore): the SQLite path or the URL
+        self.target = str(path) if self.backend == "sqlite" else self.url
         self.lock = threading.RLock()
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={synchronous}")
-        conn.executescript(TABLES)
-        conn.executescript(evidence.SCHEMA)
-        self._migrate()
-        self._ensure_indexes()
+        self.path: Path | None = None
+        self.db = None  # sqlite_utils.Database over the writer connection (SQLite only)
+        if self.backend == "sqlite":
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.revision = migrate.upgrade(path, synchronous=synchronous)
+        if self.backend == "sqlite":
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.readers = ReadPool(self.path)
+        else:
+            self._engine = make_engine(self.url, pool_size=1)
+            self._writer: PgConnection | None = None
+            self.readers = PgReadPool(make_engine(self.url, read_only=True, pool_size=8))
         self.trust_on_first_use = trust_on_first_use
         self.dead_letter_policy = dead_letters or DeadLetterPolicy()
         self._extensions: set[str] = set()
-        self.readers = ReadPool(self.path)
         self._stored_since_analyze = 0
         self.statistics = self.refresh_statistics()
 
     # ------------------------------------------------------------------ indexes and statistics
-
-    def _ensure_indexes(self) -> None:
-        """Create the indexes (new ones on an old database: a one-time cost at that start) and drop
-        the ones they replace."""
-        with self.lock:
-            for name in SUPERSEDED_INDEXES:
-                self.conn.execute(f"DROP INDEX IF EXISTS {name}")
-            self.conn.executescript(INDEXES)
 
     def refresh_statistics(self) -> dict[str, str]:
         """Keep the planner's statistics (``sqlite_stat1``) current for the record tables: below
@@ -543,6 +500,8 @@ class Store(_Reading):
         like the outcome by the sample size. Runs at start and every ANALYZE_EVERY_RECORDS stored
         records; returns ``{table: "measured" | "seeded"}`` ({} if it failed: statistics are an
         optimisation, never an error)."""
+        if self.backend == "postgresql":
+            return self._analyze()
         done: dict[str, str] = {}
         try:
             with self.readers.connection() as reader:
@@ -563,6 +522,19 @@ class Store(_Reading):
             log.warning("refreshing the query planner's statistics failed: %s", error)
             return {}
         return done
+
+    def _analyze(self) -> dict[str, str]:
+        """PostgreSQL: ``ANALYZE`` the record tables (a sample per table, taking no lock that stalls
+        inserts); autovacuum keeps them current as well."""
+        try:
+            with self.lock:
+                for table in SEEDED_STATISTICS:
+                    self.conn.execute(f"ANALYZE {table}")
+                self._stored_since_analyze = 0
+        except Exception as error:  # noqa: BLE001 — statistics are an optimisation, never an error
+            log.warning("refreshing the query planner's statistics failed: %s", error)
+            return {}
+        return {table: "measured" for table in SEEDED_STATISTICS}
 
     @staticmethod
     def _table_statistics(conn: sqlite3.Connection, table: str) -> tuple[str, dict[str, str]]:
@@ -628,43 +600,6 @@ class Store(_Reading):
         """The lazily loaded per-incarnation sequence ranges the ingest acknowledges from."""
         return StoredSequences(self, contested)
 
-    def _columns(self, table: str) -> set[str]:
-        return {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
-
-    def _migrate(self) -> None:
-        """Bring a database written by an older hub up to this schema (journal incarnations,
-        dead-letter codes); idempotent. Old records belong to the legacy incarnation ''."""
-        conn = self.conn
-        with self.lock:
-            if "incarnation" not in self._columns("received"):
-                conn.executescript("""
-                    BEGIN;
-                    ALTER TABLE received RENAME TO received_v1;
-                    CREATE TABLE received (
-                        site TEXT NOT NULL, kiosk TEXT NOT NULL, incarnation TEXT NOT NULL DEFAULT '',
-                        seq INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-                        received_at TEXT NOT NULL, content_hash TEXT,
-                        PRIMARY KEY (site, kiosk, incarnation, seq)) WITHOUT ROWID;
-                    INSERT INTO received (site, kiosk, incarnation, seq, event_id, kind, received_at)
-                        SELECT site, kiosk, '', seq, event_id, kind, received_at FROM received_v1;
-                    DROP TABLE received_v1;
-                    COMMIT;""")
-            if "incarnation" not in self._columns("exams"):
-                conn.execute("ALTER TABLE exams ADD COLUMN incarnation TEXT NOT NULL DEFAULT ''")
-            if "code" not in self._columns("dead_letters"):
-                conn.execute("ALTER TABLE dead_letters ADD COLUMN code TEXT NOT NULL DEFAULT 'other'")
-            if "incarnation" not in self._columns("exam_chain"):
-                conn.executescript("""
-                    BEGIN;
-                    ALTER TABLE exam_chain RENAME TO exam_chain_v1;
-                    CREATE TABLE exam_chain (
-                        site TEXT NOT NULL, kiosk TEXT NOT NULL, incarnation TEXT NOT NULL DEFAULT '',
-                        idx INTEGER NOT NULL, event_id TEXT NOT NULL, hash TEXT NOT NULL, prev TEXT NOT NULL,
-                        status TEXT NOT NULL, PRIMARY KEY (site, kiosk, incarnation, idx)) WITHOUT ROWID;
-                    INSERT INTO exam_chain SELECT site, kiosk, '', idx, event_id, hash, prev, status FROM exam_chain_v1;
-                    DROP TABLE exam_chain_v1;
-                    COMMIT;""")
-
     def ensure_schema(self, name: str, script: str) -> None:
         """Create a module's own tables (``CREATE … IF NOT EXISTS`` script) once per store.
 
@@ -672,6 +607,15 @@ class Store(_Reading):
         assessments, analytics results) call this before touching them.
         """
         if name in self._extensions:
+            return
+        if self.backend != "sqlite":  # the script mapped to PostgreSQL (hub.db.ddl), one worker at a time
+            translated = sqlite_script_to_postgresql(name, script)
+            with self.lock:
+                conn = self.conn
+                with immediate_transaction(conn):
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (migrate.MIGRATION_LOCK,))
+                    conn.raw.execute(translated)  # a script of statements, no parameters
+            self._extensions.add(name)
             return
         with self.lock:
             before = self._record_indexes()
@@ -696,13 +640,30 @@ class Store(_Reading):
             )
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+    def conn(self):
+        """The writer connection (``sqlite3.Connection`` or :class:`PgConnection`); use it under ``lock``.
+        On PostgreSQL a connection the server dropped is replaced at the next use."""
+        if self.backend == "sqlite":
+            return self.db.conn
+        writer = self._writer
+        if writer is None or writer.closed:
+            if writer is not None:
+                writer.discard()
+            fairy = self._engine.raw_connection()
+            writer = self._writer = PgConnection(fairy.driver_connection, release=fairy.close,
+                                                 discard=fairy.invalidate)
+        return writer
 
     def close(self) -> None:
         self.readers.close()
         with self.lock:
-            self.conn.close()
+            if self.backend == "sqlite":
+                self.conn.close()
+                return
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            self._engine.dispose()
 
     # ------------------------------------------------------------------ writing
 
@@ -760,8 +721,8 @@ class Store(_Reading):
         incarnation = env.incarnation_key
         digest = content_hash(env, raw_body)
         inserted = conn.execute(
-            "INSERT OR IGNORE INTO received (site, kiosk, incarnation, seq, event_id, kind, received_at, content_hash) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO received (site, kiosk, incarnation, seq, event_id, kind, received_at, content_hash) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (env.site, env.kiosk, incarnation, env.seq, event_id, env.kind, received_at, digest),
         ).rowcount
         if not inserted:
@@ -857,7 +818,8 @@ class Store(_Reading):
         )
         self.conn.execute(
             "INSERT INTO dead_letter_totals (code, messages, bytes, last_at) VALUES (?, 1, ?, ?) "
-            "ON CONFLICT(code) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes, "
+            "ON CONFLICT(code) DO UPDATE SET messages = dead_letter_totals.messages + 1, "
+            "bytes = dead_letter_totals.bytes + excluded.bytes, "
             "last_at = excluded.last_at", (code, len(payload), now))
 
     def _rotate_dead_letters(self) -> None:
@@ -924,13 +886,16 @@ class Store(_Reading):
                     current.append((seq, seq))
         return ranges
 
-    def contested_sequences(self) -> dict[tuple[str, str, str], dict[int, set[str]]]:
-        """Sequences held with more than one record: every event id the hub holds for each."""
+    def contested_sequences(self, key: tuple[str, str, str] | None = None
+                            ) -> dict[tuple[str, str, str], dict[int, set[str]]]:
+        """Sequences held with more than one record: every event id the hub holds for each (of every
+        kiosk incarnation, or of the one ``key`` (site, kiosk, incarnation))."""
         contested: dict[tuple[str, str, str], dict[int, set[str]]] = {}
+        where = " WHERE c.site = ? AND c.kiosk = ? AND c.incarnation = ?" if key else ""
         rows = self.query_rows(
             "SELECT c.site, c.kiosk, c.incarnation, c.seq, c.event_id, r.event_id FROM conflicts c "
             "LEFT JOIN received r ON r.site = c.site AND r.kiosk = c.kiosk AND r.incarnation = c.incarnation "
-            "AND r.seq = c.seq")
+            "AND r.seq = c.seq" + where, key or ())
         for site, kiosk, incarnation, seq, event_id, canonical in rows:
             held = contested.setdefault((site, kiosk, incarnation), {}).setdefault(seq, set())
             held.add(event_id)

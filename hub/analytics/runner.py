@@ -293,7 +293,7 @@ class AnalyticsRunner:
         if worker is None or not worker.alive:
             if worker is not None:
                 worker.kill()
-            worker = self._holder["worker"] = _Worker(str(self.store.path))
+            worker = self._holder["worker"] = _Worker(self.store.target)
         return worker
 
     def _receive(self, worker: _Worker):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hub.analytics.workplaces import load_workplaces_file
-from hub.broker import mosquitto_binary, start_mosquitto
+from ohs_demo.broker import mosquitto_binary, start_mosquitto
 from simulators.fleet import FleetOptions, run_fleet
 from tests.analytics.an_helpers import auth, start_hub
 

@@ -10,7 +10,7 @@
 * the bridge reaches the central broker through :class:`UplinkRelay`, a TCP relay on 127.0.0.1 that can
   be cut (every connection closed, nothing listening) and restored: the site's uplink.
 
-Both brokers are Debian's mosquitto started by ``hub.broker.start_mosquitto`` (persistence on,
+Both brokers are Debian's mosquitto started by ``ohs_demo.broker.start_mosquitto`` (persistence on,
 ``autosave_interval 1``) with the settings above as ``extra_conf``.
 """
 
@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from hub.broker import free_port
+from ohs_demo.broker import free_port
 from tests.foundation.helpers import write_test_pki as write_pki  # noqa: F401 (used by the bridge tests)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import RunningBroker, mosquitto_binary, start_mosquitto
+from ohs_demo.broker import RunningBroker, mosquitto_binary, start_mosquitto
 from tests.bridge.bridge_helpers import (
     ACL,
     BRIDGE_STATE_TOPIC,

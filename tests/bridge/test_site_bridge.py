@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 from firmware_bridges.mqtt_settings import MqttSettings, make_client
-from hub.broker import free_port, wait_listening
+from ohs_demo.broker import free_port, wait_listening
 from tests.bridge.bridge_helpers import (
     ACL,
     BRIDGE_STATE_TOPIC,

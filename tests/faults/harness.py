@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from edge_agent.config import KioskConfig  # noqa: E402
-from hub.broker import RunningBroker, free_port, mosquitto_binary, start_mosquitto, wait_listening  # noqa: E402
+from ohs_demo.broker import RunningBroker, free_port, mosquitto_binary, start_mosquitto, wait_listening  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
 from tests.foundation.helpers import exam_body, wait_until, write_toml  # noqa: E402, F401 (wait_until: re-exported to the fault tests)
 

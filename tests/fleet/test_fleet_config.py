@@ -26,6 +26,7 @@ from edge_agent.admission import DEFAULT_RULES_PATH
 from hub.config import KioskKey
 from hub.service import HubService
 from tests.foundation.helpers import hub_config
+from tests.storage.backend import use_store_of_this_test
 from tests.kiosk_ui.kiosk_world import IVANOV, kiosk_world, run_async
 
 ADMIN = "admin-token-0123456789"
@@ -77,7 +78,7 @@ def test_config_push_apply_report_reject_and_wait_for_idle(tmp_path, broker):
         async with kiosk_world(tmp_path / "k", broker, workers=[IVANOV], hub=False,
                                workflow={"exam_types": ["pre_shift"]}) as world:
             runtime = world.runtime
-            config = hub_config(tmp_path, broker, tokens=TOKENS).model_copy(update={"kiosks": [KioskKey(
+            config = use_store_of_this_test(hub_config(tmp_path, broker, tokens=TOKENS)).model_copy(update={"kiosks": [KioskKey(
                 site="plant-1", kiosk="gate-1", public_key=runtime.agent.sealer.public_key)]})
             hub = await asyncio.to_thread(lambda: HubService(config).start(connect_timeout=10))
             admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -224,4 +225,4 @@ def test_kiosk_starts_with_the_stored_config_and_refuses_a_damaged_one(tmp_path)
     (tmp_path / "hub-config.json").write_text('{"schema": 1, "version": "8", "thresholds": {"noise_limit_db": 1}}')
     runtime = started()
     assert runtime.pushed["running"] is None and "noise_limit_db" in runtime.pushed["rejected"]["reason"]
-    assert runtime.rules.version == "2026.1.0" and runtime.env_limits.noise_limit_dba == 80.0
+    assert runtime.rules.version == "2026.2.0" and runtime.env_limits.noise_limit_dba == 80.0

@@ -21,13 +21,14 @@ import pytest
 from edge_agent.agent import KioskAgent
 from firmware_bridges.contract import make_envelope
 from firmware_bridges.mqtt_settings import MqttSettings, make_client
-from hub.broker import mosquitto_binary, start_mosquitto
+from ohs_demo.broker import mosquitto_binary, start_mosquitto
 from hub.cli import main as hub_cli
 from hub.config import load_hub_config
 from hub.fleet import FleetRegistry, render_acl
 from hub.service import HubService
 from hub.store import Store
 from tests.foundation.helpers import exam_body, kiosk_config, wait_until, write_toml
+from tests.storage.backend import storage_url_toml, store_target, stored_bytes, use_store_of_this_test
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "configs" / "mosquitto" / "acl"
 
@@ -103,6 +104,7 @@ reconnect_min_s = 0.2
 reconnect_max_s = 2
 [storage]
 path = "{tmp_path / 'hub' / 'hub.db'}"
+{storage_url_toml()}
 [api]
 port = 0
 [fleet]
@@ -110,7 +112,11 @@ mosquitto_passwd_file = "{passwd}"
 mosquitto_acl_file = "{acl}"
 reload_pid_file = "{pid_file}"
 """)
-    hub = HubService(load_hub_config(config_path)).start(connect_timeout=10)
+    try:  # a hub that fails to start must not leave the broker running
+        hub = HubService(use_store_of_this_test(load_hub_config(config_path))).start(connect_timeout=10)
+    except BaseException:
+        broker.stop()
+        raise
     try:
         yield {"broker": broker, "hub": hub, "config": str(config_path), "passwd": passwd, "acl": acl}
     finally:
@@ -131,7 +137,7 @@ def test_add_connect_publish_own_topics_only_then_revoke(fleet, tmp_path, capsys
     _, password2 = _credentials(out2)
     stored = fleet["passwd"].read_text()
     assert "plant-1/kiosk-01:$7$" in stored and password not in stored and password2 not in stored
-    assert password.encode() not in Path(hub.config.storage.path).read_bytes()
+    assert password.encode() not in stored_bytes(hub.store)
     acl = fleet["acl"].read_text()
     assert "user plant-1/kiosk-01\ntopic write ohs/v1/plant-1/kiosk-01/exam" in acl and "pattern" not in acl
     registered = hub.store.query("SELECT site, kiosk, who, revoked_at FROM fleet_kiosks ORDER BY kiosk")
@@ -259,7 +265,7 @@ def test_refusals_leave_files_alone(tmp_path, capsys):
     before = passwd.read_text()
     code, out, err = _cli(capsys, "kiosk", "add", "plant-1", "kiosk-02", "--config", str(config))
     assert code == 2 and "template.acl:3" in err and out == ""
-    store = Store(tmp_path / "hub.db")
+    store = Store(store_target(tmp_path))
     try:
         assert [r["kiosk"] for r in FleetRegistry(store).all()] == ["kiosk-01", "kiosk-false", "kiosk-true"]
     finally:
@@ -270,4 +276,4 @@ def test_refusals_leave_files_alone(tmp_path, capsys):
 def load_hub_config_from(data: dict):
     from hub.config import HubConfig
 
-    return HubConfig.model_validate(data)
+    return use_store_of_this_test(HubConfig.model_validate(data))

@@ -14,6 +14,7 @@ from hub.fleet import FleetRegistry
 from hub.service import HubService
 from hub.store import Store
 from tests.foundation.helpers import hub_config, wait_until
+from tests.storage.backend import use_store_of_this_test
 
 ADMIN = "admin-token-0123456789"
 TOKENS = [{"token": ADMIN, "role": "admin", "name": "admin"}]
@@ -34,7 +35,7 @@ def publish_status(broker, kiosk: str, offset: float | None, state: str = "onlin
 
 
 def test_clock_offsets_are_shown_and_skew_is_flagged(tmp_path, broker):
-    hub = HubService(hub_config(tmp_path, broker, tokens=TOKENS)).start(connect_timeout=10)
+    hub = HubService(use_store_of_this_test(hub_config(tmp_path, broker, tokens=TOKENS))).start(connect_timeout=10)
     try:
         publish_status(broker, "kiosk-a", -95.5)  # the kiosk's clock is 95.5 s ahead of the hub's
         publish_status(broker, "kiosk-b", 12.0)
@@ -72,7 +73,7 @@ def test_clock_offsets_are_shown_and_skew_is_flagged(tmp_path, broker):
 
 def test_config_stored_while_the_hub_has_no_broker_is_flagged_unpublished(tmp_path):
     config = HubConfig.model_validate({"storage": {"path": str(tmp_path / "hub.db")}, "api": {"tokens": TOKENS}})
-    store = Store(config.storage.path)
+    store = Store(use_store_of_this_test(config).storage.target)
     try:
         FleetRegistry(store).add("plant-1", "kiosk-01", "plant-1/kiosk-01", "test")
         with TestClient(create_app(config, store, ingest=None)) as client:

@@ -16,6 +16,7 @@ from hub.config import HubConfig
 from hub.ingest import Incoming, Ingest
 from hub.store import Store, utc_now
 from tests.foundation.helpers import exam_body
+from tests.storage.backend import store_target, use_store_of_this_test  # noqa: F401 — used by the tests here
 
 SITE, KIOSK = "plant-1", "kiosk-01"
 
@@ -40,7 +41,7 @@ class RecordingClient:
 def make_ingest(tmp_path, store: Store | None = None, **ingest_settings) -> Ingest:
     config = HubConfig.model_validate({"storage": {"path": str(tmp_path / "hub.db")},
                                        "ingest": ingest_settings})
-    ingest = Ingest(config, store or Store(config.storage.path))
+    ingest = Ingest(config, store or Store(store_target(tmp_path)))
     ingest.client = RecordingClient()
     return ingest
 

@@ -13,6 +13,7 @@ from edge_agent.agent import KioskAgent
 from firmware_bridges.contract import make_envelope
 from hub.service import HubService
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until
+from tests.reliability.helpers import use_store_of_this_test
 
 
 def _hub_event_ids(hub) -> set[str]:
@@ -32,7 +33,7 @@ def _write_exams(kiosk, count, prefix):
 
 
 def test_a_lost_journal_and_a_restored_backup_lose_no_new_exam(tmp_path, broker):
-    hub = HubService(hub_config(tmp_path, broker)).start(connect_timeout=10)
+    hub = HubService(use_store_of_this_test(hub_config(tmp_path, broker))).start(connect_timeout=10)
     config = kiosk_config(tmp_path, broker, resend_after_s=2)
     journal_path = config.journal.path
     written: list[str] = []
@@ -89,7 +90,7 @@ def _spoof(broker, incarnation, seqs):
 
 
 def test_a_spoofer_preclaiming_sequences_cannot_make_the_kiosk_drop_exams(tmp_path, broker):
-    hub = HubService(hub_config(tmp_path, broker)).start(connect_timeout=10)
+    hub = HubService(use_store_of_this_test(hub_config(tmp_path, broker))).start(connect_timeout=10)
     config = kiosk_config(tmp_path, broker, resend_after_s=2)
     kiosk = KioskAgent(config).start()
     try:
@@ -130,7 +131,7 @@ def test_a_spoofer_preclaiming_sequences_cannot_make_the_kiosk_drop_exams(tmp_pa
 
 
 def test_hundreds_of_forced_reconnects_lose_and_double_nothing(tmp_path, broker):
-    hub = HubService(hub_config(tmp_path, broker)).start(connect_timeout=10)
+    hub = HubService(use_store_of_this_test(hub_config(tmp_path, broker))).start(connect_timeout=10)
     config = kiosk_config(tmp_path, broker, resend_after_s=1, backlog_rate_per_s=0)
     config.outbox.sync_wait_s = 0.2
     kiosk = KioskAgent(config).start()
@@ -153,7 +154,7 @@ def test_hundreds_of_forced_reconnects_lose_and_double_nothing(tmp_path, broker)
 
 
 def test_a_poison_message_amid_live_traffic_stops_nothing_and_health_stays_true(tmp_path, broker):
-    hub = HubService(hub_config(tmp_path, broker)).start(connect_timeout=10)
+    hub = HubService(use_store_of_this_test(hub_config(tmp_path, broker))).start(connect_timeout=10)
     kiosk = KioskAgent(kiosk_config(tmp_path, broker)).start()
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="poisoner")
     raw.connect(broker.host, broker.port)

@@ -12,7 +12,7 @@ import pytest
 from firmware_bridges.contract import ContractError, parse_uplink_raw
 from hub.store import DeadLetterPolicy, Store
 from tests.foundation.helpers import exam_body, wait_until
-from tests.reliability.helpers import exam_wire, incoming, make_ingest, raw_envelope
+from tests.reliability.helpers import exam_wire, incoming, make_ingest, raw_envelope, store_target
 
 TOPIC = "ohs/v1/plant-1/kiosk-01/exam"
 
@@ -55,7 +55,7 @@ class _BuggyStore(Store):
 
 
 def test_an_exception_while_storing_one_message_dead_letters_that_message_alone(tmp_path):
-    ingest = make_ingest(tmp_path, store=_BuggyStore(tmp_path / "hub.db"))
+    ingest = make_ingest(tmp_path, store=_BuggyStore(store_target(tmp_path)))
     ingest.process(incoming([exam_wire(1), exam_wire(2, worker="W-BUG"), exam_wire(3)]))
     assert ingest.store.scalar("SELECT count(*) FROM exams") == 2
     row = ingest.store.query("SELECT code, reason FROM dead_letters")[0]
@@ -83,7 +83,7 @@ class _FailingStore(Store):
 
 
 def test_store_faults_are_retried_and_health_reports_them_while_they_last(tmp_path):
-    store = _FailingStore(tmp_path / "hub.db", failures=6)
+    store = _FailingStore(store_target(tmp_path), failures=6)
     ingest = make_ingest(tmp_path, store=store, store_retry_initial_s=0.05, store_retry_max_s=0.2,
                          stall_after_s=0.1)
     ingest._connected.set()
@@ -109,7 +109,7 @@ def test_store_faults_are_retried_and_health_reports_them_while_they_last(tmp_pa
 
 
 def test_dead_letters_are_capped_by_rows_and_bytes_and_counted_in_totals(tmp_path):
-    store = Store(tmp_path / "hub.db", dead_letters=DeadLetterPolicy(max_rows=100, max_bytes=200_000,
+    store = Store(store_target(tmp_path), dead_letters=DeadLetterPolicy(max_rows=100, max_bytes=200_000,
                                                                     keep_payload_bytes=1000))
     ingest = make_ingest(tmp_path, store=store)
     junk = [(TOPIC, b"{not json " + b"x" * 5000) for _ in range(1000)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import free_port
+from ohs_demo.broker import free_port
 
 BINARY_CANDIDATES = ("/usr/bin/victoria-metrics",)
 

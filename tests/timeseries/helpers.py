@@ -16,6 +16,7 @@ from hub.ingest import Ingest
 from hub.store import Store
 from hub.timeseries import TimeseriesSink
 from tests.reliability.helpers import RecordingClient
+from tests.storage.backend import store_target
 
 SITE, KIOSK = "plant-1", "kiosk-01"
 BASE_MS = 1_717_236_000_123  # 2024-06-01T10:00:00.123Z
@@ -81,7 +82,7 @@ def ingest_with_sink(tmp_path, url: str, **settings) -> tuple[Ingest, Timeseries
         "timeseries": {"url": url, "batch_size": 50, "flush_interval_s": 0.1, "retry_initial_s": 0.05,
                        "retry_max_s": 0.3, "timeout_s": 5, **settings},
     })
-    ingest = Ingest(config, Store(config.storage.path))
+    ingest = Ingest(config, Store(store_target(tmp_path / "hub")))
     ingest.client = RecordingClient()
     sink = TimeseriesSink(config.timeseries, tmp_path / "hub" / "timeseries-queue.db").start()
     ingest.telemetry_sinks.append(sink)

@@ -13,6 +13,7 @@ from hub.config import TimeseriesSection
 from hub.service import HubService
 from tests.foundation.helpers import hub_config, kiosk_config, wait_until
 from tests.reliability.helpers import incoming
+from tests.storage.backend import store_on_each_backend, use_store_of_this_test  # noqa: F401 — autouse: both back ends
 from tests.timeseries.helpers import (
     BASE_MS, KIOSK, SITE, body, expected_samples, ingest_with_sink, invalid_count, sample_readings,
     telemetry_wire,
@@ -102,7 +103,7 @@ def test_server_down_ingest_goes_on_then_everything_arrives_once(tmp_path, victo
 
 def test_hub_restart_delivers_the_queue_it_left(tmp_path, broker, victoria_metrics_server):
     vm = victoria_metrics_server  # not started: the store is down while the hub runs
-    config = hub_config(tmp_path, broker).model_copy(update={"timeseries": TimeseriesSection(
+    config = use_store_of_this_test(hub_config(tmp_path, broker)).model_copy(update={"timeseries": TimeseriesSection(
         url=vm.url, batch_size=20, flush_interval_s=0.1, retry_initial_s=0.05, retry_max_s=0.3, timeout_s=5)})
     hub = HubService(config).start(connect_timeout=10)
     kiosk = KioskAgent(kiosk_config(tmp_path, broker)).start()
