@@ -11,7 +11,7 @@ import uvicorn
 
 from hub.analytics.runner import save_result
 from hub.api import create_app
-from hub.service import free_port, wait_listening
+from firmware_bridges.ports import free_port, wait_listening
 from hub.store import Store
 from tests.api_hardening.ah_helpers import hub_config
 
@@ -56,7 +56,7 @@ def test_pages_work_under_the_csp_and_rt_shows_as_hidden(hub_url, artifacts_dir)
         problems = []
         page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(hub_url + "/")  # (wait_for_function needs eval, which the CSP forbids: selectors only)
+        page.goto(hub_url + "/#epi")  # (wait_for_function needs eval, which the CSP forbids: selectors only)
         rt = page.locator("#rt tbody td:nth-child(3)")
         expect(rt).to_have_text("скрыто: менее 5 случаев (152-ФЗ)")
         page.click("button[data-lang='en']")

@@ -168,6 +168,16 @@ function query(params) {
 
 function isoDay(d) { return d.toISOString().slice(0, 10); }
 
+let periodTouched = false;  // the header's dates as the user set them (else the default period)
+
+// The analyses' query: none for the default view, so the dashboard reads what the hub's runner has
+// precomputed for its default period (lookback up to the newest data) instead of computing on demand.
+function analyticsQuery() {
+  const p = period();
+  if (!periodTouched && !p.site) return "";
+  return query(periodTouched ? p : { site: p.site });
+}
+
 function period() {
   const to = $("f-to").value || isoDay(new Date());
   const from = $("f-from").value || isoDay(new Date(Date.parse(to) - 29 * 86400000));
@@ -282,9 +292,8 @@ async function exportCsv() {
 function zoneName(z) { return (lang === "ru" ? z.name_ru : z.name_en) || z.zone; }
 
 async function renderEnvironment() {
-  const p = period();
-  const [zones, smoke] = await Promise.all([api("/api/v1/analytics/noise/zones" + query(p)),
-                                            api("/api/v1/analytics/smoke/violations" + query(p))]);
+  const [zones, smoke] = await Promise.all([api("/api/v1/analytics/noise/zones" + analyticsQuery()),
+                                            api("/api/v1/analytics/smoke/violations" + analyticsQuery())]);
   const list = zones.zones || [];
   const days = [...new Set(list.flatMap((z) => z.days.map((d) => d.date)))].sort();
   const lineDefs = list.map((z, i) => {
@@ -334,9 +343,8 @@ function warningText(w) {
 }
 
 async function renderEpi() {
-  const p = period();
-  const [febrile, alcohol, rt] = await Promise.all([api("/api/v1/analytics/epi/febrile" + query(p)),
-    api("/api/v1/analytics/epi/alcohol" + query(p)), api("/api/v1/analytics/rt/febrile" + query(p))]);
+  const [febrile, alcohol, rt] = await Promise.all([api("/api/v1/analytics/epi/febrile" + analyticsQuery()),
+    api("/api/v1/analytics/epi/alcohol" + analyticsQuery()), api("/api/v1/analytics/rt/febrile" + analyticsQuery())]);
   const f = rateLines(febrile.febrile_by_day_site || []);
   Charts.lines($("chart-febrile"), f.days, f.lines, { noData: t("no_data"), yLabel: "%" });
   const a = rateLines(alcohol.alcohol_daily || []);
@@ -569,7 +577,11 @@ function wire() {
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => {
     tab = b.dataset.tab; history.replaceState(null, "", `#${tab}`); render();
   }));
-  ["f-site", "f-from", "f-to"].forEach((id) => $(id).addEventListener("change", () => { journalOffset = 0; render(); }));
+  ["f-site", "f-from", "f-to"].forEach((id) => $(id).addEventListener("change", () => {
+    if (id !== "f-site") periodTouched = true;
+    journalOffset = 0;
+    render();
+  }));
   $("journal-filters").addEventListener("submit", (ev) => { ev.preventDefault(); journalOffset = 0; render(); });
   $("j-prev").addEventListener("click", () => { journalOffset = Math.max(0, journalOffset - PAGE); render(); });
   $("j-next").addEventListener("click", () => { journalOffset += PAGE; render(); });
