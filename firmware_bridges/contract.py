@@ -31,7 +31,7 @@ import math
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Iterable, Literal, Union
 
 from pydantic import (
     AwareDatetime,
@@ -274,7 +274,7 @@ class Envelope(_Strict):
     ts: AwareDatetime = Field(description="the kiosk's clock when the record was made")
     historical: bool = Field(default=False, description="true when replayed from backlog")
     kind: Literal["exam", "telemetry", "event", "status"]
-    body: Union[ExamBody, TelemetryBody, EventBody, StatusBody, dict]
+    body: Union[ExamBody, TelemetryBody, EventBody, StatusBody, dict[Any, Any]]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -309,7 +309,7 @@ def make_envelope(
     site: str,
     kiosk: str,
     kind: str,
-    body: dict | BaseModel,
+    body: dict[str, Any] | BaseModel,
     seq: int | None,
     *,
     event_id: uuid.UUID | str | None = None,
@@ -383,6 +383,7 @@ def json_depth(value: Any, limit: int) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -396,7 +397,7 @@ def json_depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict:
+def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, Any]:
     """Decode a JSON object from UTF-8 bytes, refusing NaN/±Infinity and nesting past ``max_depth``.
 
     Raises :class:`ContractError` (never RecursionError or a decoder error) naming the problem.
@@ -427,7 +428,7 @@ def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) ->
 
 
 def parse_uplink_raw(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-                     max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> tuple[Envelope, dict]:
+                     max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> tuple[Envelope, dict[str, Any]]:
     """Validate one kiosk -> hub message; returns it with its body exactly as received (for signatures).
 
     Raises :class:`ContractError` with a reason naming what is wrong: oversized, not UTF-8,
@@ -540,7 +541,7 @@ class Command(_Open):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-def json_schemas() -> dict[str, dict]:
+def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every message, for ``docs/schemas/`` (``ohs-hub export-schemas``)."""
     return {
         "envelope": Envelope.model_json_schema(by_alias=True),

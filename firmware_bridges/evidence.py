@@ -20,20 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 GENESIS = "0" * 64
 DOMAIN = b"ohs-exam-chain-v1"
 
 
-def canonical_json(body: dict) -> bytes:
+def canonical_json(body: dict[str, Any]) -> bytes:
     content = {k: v for k, v in body.items() if k != "chain"}
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def link_hash(index: int, prev_hash: str, body: dict) -> str:
+def link_hash(index: int, prev_hash: str, body: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(DOMAIN)
     digest.update(b"|%d|" % index)
@@ -58,7 +58,7 @@ def load_public_key(public_b64: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def seal(body: dict, index: int, prev_hash: str, private_key: Ed25519PrivateKey) -> dict:
+def seal(body: dict[str, Any], index: int, prev_hash: str, private_key: Ed25519PrivateKey) -> dict[str, Any]:
     """The body with its ``chain`` seal added (index, prev, hash, sig, key_id)."""
     digest = link_hash(index, prev_hash, body)
     public_b64 = public_key_b64(private_key.public_key())

@@ -54,7 +54,8 @@ def get(name: str) -> Decoder:
     """The decoder for ``name``; KeyError with the known names if unknown."""
     if name in _LOCAL:
         mod, fn, _ = _LOCAL[name]
-        return getattr(importlib.import_module(mod), fn)
+        decoder: Decoder = getattr(importlib.import_module(mod), fn)
+        return decoder
     ble, why = _ble_profiles()
     if name in ble:
         return ble[name]

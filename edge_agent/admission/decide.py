@@ -66,7 +66,7 @@ from typing import Any
 
 from .messages import render_reason, render_summary
 from .models import Attempt, Decision, ExamInput, Fired, IndividualNorm, Pending
-from .rules import GROUP_FIELDS, Rules, RuleSet
+from .rules import GROUP_FIELDS, BpHighRule, BpLowRule, PulseRule, Rules, RuleSet
 
 _SEVERITY = {"admitted": 0, "retest": 1, "remeasure": 2, "needs_medic": 3, "not_admitted": 4}
 
@@ -172,15 +172,15 @@ def _plausibility(group: str, m: _Meas, R: Rules) -> list[dict[str, Any]]:
             probs.append({"code": "pulse_pressure", "value": _n(round(s - d, 6)), "min": _n(P.pulse_pressure_min),
                           "max": _n(P.pulse_pressure_max)})
     elif group == "pulse":
-        P = R.plausibility_pulse
+        PP = R.plausibility_pulse
         v = m.values["pulse_bpm"]
         assert v is not None
-        probs += _range("pulse_bpm", v, P.min, P.max)
+        probs += _range("pulse_bpm", v, PP.min, PP.max)
         ox = m.values.get("oximeter_pulse_bpm")
-        if not probs and ox is not None and "oximeter_pulse_bpm" not in m.invalid and P.min <= ox <= P.max:
-            if abs(ox - v) > P.max_oximeter_cuff_difference:
+        if not probs and ox is not None and "oximeter_pulse_bpm" not in m.invalid and PP.min <= ox <= PP.max:
+            if abs(ox - v) > PP.max_oximeter_cuff_difference:
                 probs.append({"code": "oximeter_mismatch", "cuff": _n(v), "oximeter": _n(ox),
-                              "max_difference": _n(P.max_oximeter_cuff_difference)})
+                              "max_difference": _n(PP.max_oximeter_cuff_difference)})
     elif group == "temperature":
         v = m.values["temperature_c"]
         assert v is not None
@@ -298,7 +298,11 @@ def _norm_band(kind: str, norm: IndividualNorm | None, R: Rules, res_fired: list
     return _Band(lo=lo, hi=hi, mode=rule.mode, text=text, centre=centre, tolerance_percent=rule.tolerance_percent)
 
 
-def _deviations(group: str, m: _Meas, R: Rules, band: _Band | None) -> tuple[list[tuple[Any, str, str, str, dict]], bool]:
+# (rule, direction, threshold text, basis, limits)
+_Finding = tuple[BpHighRule | BpLowRule | PulseRule, str, str, str, dict[str, Any]]
+
+
+def _deviations(group: str, m: _Meas, R: Rules, band: _Band | None) -> tuple[list[_Finding], bool]:
     """Out-of-band findings of an accepted BP or pulse reading.
 
     Returns ([(rule, direction, threshold text, basis, limits)], override) where override
@@ -309,6 +313,9 @@ def _deviations(group: str, m: _Meas, R: Rules, band: _Band | None) -> tuple[lis
         assert s is not None and d is not None
         vals: tuple[float, ...] = (s, d)
         H, L = R.bp_high, R.bp_low
+        pop: list[_Finding]
+        high_rule: BpHighRule | PulseRule
+        low_rule: BpLowRule | PulseRule
         pop_high = s >= H.systolic_at_or_above - H.guard_band or d >= H.diastolic_at_or_above - H.guard_band
         pop_low = s < L.systolic_below + L.guard_band or d < L.diastolic_below + L.guard_band
         pop = [(H, "high", f"≥ {_fmt(H.systolic_at_or_above)}/{_fmt(H.diastolic_at_or_above)} mmHg", "population",
@@ -332,16 +339,16 @@ def _deviations(group: str, m: _Meas, R: Rules, band: _Band | None) -> tuple[lis
         return pop, False
     C = R.bp_individual
     ceiling = group == "bp" and _bp_at_or_above(vals, C.ceiling_systolic_at_or_above, C.ceiling_diastolic_at_or_above)
-    in_band = all(lo <= x <= hi for x, lo, hi in zip(vals, band.lo, band.hi)) and not ceiling
+    in_band = all(lo <= x <= hi for x, lo, hi in zip(vals, band.lo, band.hi, strict=True)) and not ceiling
     if in_band:
         return [], bool(pop)
     if band.mode == "widen_only":
         return pop, False
     blim = band.limits()
-    ind = []
-    if ceiling or any(x > hi for x, hi in zip(vals, band.hi)):
+    ind: list[_Finding] = []
+    if ceiling or any(x > hi for x, hi in zip(vals, band.hi, strict=True)):
         ind.append((high_rule, "high", band.text, "individual", blim))
-    if any(x < lo for x, lo in zip(vals, band.lo)):
+    if any(x < lo for x, lo in zip(vals, band.lo, strict=True)):
         ind.append((low_rule, "low", band.text, "individual", blim))
     return ind, False
 
@@ -632,7 +639,7 @@ def _measurements(exam: ExamInput) -> dict[str, list[_Meas]]:
         values = {f: getattr(a, f) for f in Attempt.model_fields if f not in ("minute", "invalid")}
         for g, fields in GROUP_FIELDS.items():
             if any(f in present for f in fields):
-                out[g].append(_Meas(index=i, minute=a.minute, values=values, invalid=dict(a.invalid)))
+                out[g].append(_Meas(index=i, minute=a.minute, values=values, invalid={f: why for f, why in a.invalid.items()}))
     return out
 
 
@@ -701,7 +708,7 @@ def decide(exam: ExamInput | dict[str, Any], rules: RuleSet) -> Decision:
         not_after = min(afters) if afters else None
 
     decision = Decision(
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         fired=fired,
         retest_not_before_minute=_n(not_before),
         retest_not_after_minute=_n(not_after),

@@ -65,7 +65,8 @@ def _minute(v: Any, lang: str) -> str:
 
 def _band(d: dict[str, Any], lang: str, unit: dict[str, str]) -> str:
     lo, hi = d.get("band_low", []), d.get("band_high", [])
-    parts = [f"{num(a, lang)}–{num(b, lang)}" for a, b in zip(lo, hi)]
+    # a stored reason is rendered as it is, even if one list is short
+    parts = [f"{num(a, lang)}–{num(b, lang)}" for a, b in zip(lo, hi, strict=False)]
     return " / ".join(parts) + " " + unit[lang]
 
 
@@ -74,7 +75,8 @@ PER_MIN = {"ru": "уд/мин", "en": "/min"}
 
 
 def _group(d: dict[str, Any], lang: str) -> str:
-    return GROUP_NAMES.get(d.get("group", ""), {}).get(lang, d.get("group", ""))
+    group: str = d.get("group", "")
+    return GROUP_NAMES.get(group, {}).get(lang, group)
 
 
 def _problem(p: dict[str, Any], lang: str) -> str:

@@ -371,7 +371,7 @@ class Rules(_Strict):
 
     def by_id(self, rule_id: str) -> _Rule:
         for key in type(self).model_fields:
-            rule = getattr(self, key)
+            rule: _Rule = getattr(self, key)  # every field of Rules is a rule
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)

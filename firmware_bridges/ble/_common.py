@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from firmware_bridges.ble.sfloat import (
     BleDecodeError,
@@ -15,6 +16,9 @@ from firmware_bridges.ble.sfloat import (
     decode_float,
     decode_sfloat,
 )
+
+if TYPE_CHECKING:
+    from firmware_bridges.readings import Reading
 
 
 class Cursor:
@@ -105,7 +109,7 @@ class ReadingBuilder:
         self.invalid: dict[str, str] = {}
         self.status: dict[str, Any] = {}
         self.device_values: dict[str, Any] = {}
-        self.device_time = None
+        self.device_time: datetime | None = None
         self.raw = raw
 
     def number(
@@ -140,7 +144,7 @@ class ReadingBuilder:
         else:
             self.device_time = ts.to_datetime()
 
-    def build(self):
+    def build(self) -> Reading:
         from firmware_bridges.readings import Reading
 
         return Reading(

@@ -100,7 +100,7 @@ class BloodPressureMeasurement:
             out += self.status.to_bytes(2, "little")
         return out
 
-    def record_key(self) -> tuple:
+    def record_key(self) -> tuple[DateTime | None, bool, str, str, str, str, int | None, int | None]:
         """De-duplication key (timestamp + values + user + status) for records a cuff re-sends."""
         return (
             self.timestamp,

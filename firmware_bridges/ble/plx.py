@@ -99,7 +99,7 @@ class SpotCheck:
             out += encode_sfloat(self.pulse_amplitude_index)
         return out
 
-    def record_key(self) -> tuple:
+    def record_key(self) -> tuple[DateTime | None, str, str, int | None, int | None]:
         return (self.timestamp, str(self.spo2), str(self.pulse_rate), self.measurement_status, self.device_status)
 
 

@@ -12,6 +12,8 @@ HR0 = obscuration %/ft × 100, HR1 = alarm (1 = alarm), HR2 = fault (1 = fault).
 
 from __future__ import annotations
 
+from typing import Any
+
 from firmware_bridges.devices import RegisterSpec, SmokeConfig
 from firmware_bridges.modbus.frames import ExceptionResponse, decode_response
 from firmware_bridges.readings import DecodeError, Reading
@@ -29,9 +31,9 @@ def values_to_reading(values: dict[str, int], cfg: SmokeConfig) -> Reading:
 
     ``status["alarm"]`` is True/False, or None (unknown) when the detector reports a fault.
     """
-    status: dict = {}
+    status: dict[str, Any] = {}
     invalid: dict[str, str] = {}
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     fault = None
     if cfg.fault is not None and "fault" in values:
         fault = bool(_value(values["fault"], cfg.fault))
@@ -53,8 +55,8 @@ def decode_response_frame(frame: bytes, cfg: SmokeConfig | None = None) -> Readi
     """Profile ``modbus-smoke``: one FC 03/04 response covering the mapped registers
     (read from the lowest mapped address) → Reading."""
     if cfg is None:
-        from firmware_bridges.readings import DeviceIdentity
         from firmware_bridges.devices import ModbusLink
+        from firmware_bridges.readings import DeviceIdentity
 
         cfg = SmokeConfig(identity=DeviceIdentity(kind="smoke", model="generic"), link=ModbusLink(port="-"))
     resp = decode_response(frame)

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from firmware_bridges.readings import DecodeError, Reading
 
@@ -282,7 +283,7 @@ def decode_message(line: bytes) -> Message:
         arg = args[2] if len(args) == 3 else None
         if cmd in ("TEST", "TIME") and arg is None:
             raise DecodeError(f"alcotester {cmd} request needs an argument")
-        if cmd == "TIME":
+        if cmd == "TIME" and arg is not None:  # (arg is not None: checked just above)
             _utc(arg)  # validate
         return AlReq(_int(args[0], "seq"), cmd, arg)
     if kind == "ALACK":
@@ -376,8 +377,8 @@ def message_to_reading(msg: Message, ratio: int = 2000, raw: bytes | None = None
             raw_hex=raw_hex,
         )
     if isinstance(msg, AlErr):
-        st: dict = {"sentence": "ALERR", "seq": msg.seq, "test_id": msg.test_id, "error_code": msg.code, "error_name": msg.name}
-        if msg.volume_l is not None:
+        st: dict[str, Any] = {"sentence": "ALERR", "seq": msg.seq, "test_id": msg.test_id, "error_code": msg.code, "error_name": msg.name}
+        if msg.volume_l is not None and msg.duration_s is not None:  # both or neither, as parsed
             st["volume_l"] = float(msg.volume_l)
             st["duration_s"] = float(msg.duration_s)
         return Reading(brac_mg_l=None, invalid={"brac_mg_l": f"{msg.code} {msg.name}"}, status=st, raw_hex=raw_hex)

@@ -12,6 +12,8 @@ hold is printed as ``?`` rather than aborting the slip (and :func:`encode_text` 
 
 from __future__ import annotations
 
+from typing import Any
+
 ESC, GS, LF = b"\x1b", b"\x1d", b"\n"
 INIT = ESC + b"@"
 CUT = GS + b"V" + bytes([66, 3])
@@ -78,7 +80,7 @@ class EscPosDecodeError(ValueError):
     """Bytes that are not the ESC/POS this decoder understands (names the offset)."""
 
 
-def decode(data: bytes) -> dict:
+def decode(data: bytes) -> dict[str, Any]:
     """Decode a printed job back to text: {"lines", "cuts", "codepages", "bold_lines", "large_lines"}.
 
     Used by the printer simulator (what would have come out of the printer). Raises

@@ -9,6 +9,7 @@ finds boundaries, bounds memory and resynchronises (devices.md §12.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class FixedFramer:
     frame hidden behind a false sync is still found (resync after garbage).
     """
 
-    def __init__(self, sync: bytes, length: int, validate) -> None:
+    def __init__(self, sync: bytes, length: int, validate: Callable[[bytes], str | None]) -> None:
         self.sync = sync
         self.length = length
         self.validate = validate

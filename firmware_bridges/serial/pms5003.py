@@ -84,7 +84,7 @@ def decode_frame(frame: bytes) -> PmsFrame:
     if why:
         raise DecodeError(why)
     w = struct.unpack(">13H", frame[4:30])
-    return PmsFrame(*w[:6], counts=tuple(w[6:12]), reserved=w[12])
+    return PmsFrame(w[0], w[1], w[2], w[3], w[4], w[5], counts=(w[6], w[7], w[8], w[9], w[10], w[11]), reserved=w[12])
 
 
 def frame_to_reading(f: PmsFrame, raw: bytes | None = None) -> Reading:

@@ -20,7 +20,7 @@ replaces or extends its ``[conditions]`` table without a code change.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from hub.models._config import load_table
 
@@ -34,7 +34,7 @@ class ComorbidityError(ValueError):
         self.message = message
 
 
-def table() -> Mapping:
+def table() -> Mapping[str, Any]:
     return load_table("charlson")
 
 
@@ -46,20 +46,20 @@ def normalise_icd10(code: str) -> str:
     return text
 
 
-def _matches(normal: str, spec: Mapping) -> bool:
+def _matches(normal: str, spec: Mapping[str, Any]) -> bool:
     category = normal[:3]
     return any(normal.startswith(prefix) for prefix in spec.get("prefixes", ())) or any(
         low <= category <= high for low, high in spec.get("ranges", ()))
 
 
-def icd10_conditions(code: str, config: Mapping | None = None) -> list[str]:
+def icd10_conditions(code: str, config: Mapping[str, Any] | None = None) -> list[str]:
     """Charlson conditions an ICD-10 code belongs to (Quan 2005 coding); may be empty."""
     config = config or table()
     normal = normalise_icd10(code)
     return [condition for condition, spec in config["icd10"].items() if _matches(normal, spec)]
 
 
-def code_conditions(code: str, criterion: str | None, config: Mapping) -> list[str]:
+def code_conditions(code: str, criterion: str | None, config: Mapping[str, Any]) -> list[str]:
     """The conditions one code scores as under ``criterion`` (issue 13, error 1).
 
     Under criterion 3 a code of the national list of occupational diseases
@@ -86,7 +86,7 @@ def age_points(age: float, convention: str) -> int:
     raise ValueError(f"unknown age convention {convention!r} (decade or mimic)")
 
 
-def survival_10y(index: float, config: Mapping | None = None) -> float:
+def survival_10y(index: float, config: Mapping[str, Any] | None = None) -> float:
     """Estimated 10-year survival ``base ** exp(coef · index)`` [COMORBIDIPY]."""
     config = config or table()
     return float(config["survival_base"] ** math.exp(config["survival_coef"] * index))
@@ -99,9 +99,9 @@ def comorbidity_index(
     age: float | None = None,
     include_age: bool | None = None,
     age_convention: str | None = None,
-    config: Mapping | None = None,
+    config: Mapping[str, Any] | None = None,
     criterion: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Score a list of conditions (table names), ICD-10 codes and ad-hoc weighted items.
 
     ``extra_points`` are ``(name, points)`` items the physician scores directly (e.g. from
@@ -144,7 +144,7 @@ def comorbidity_index(
             worst = max(in_group, key=lambda name: weights[name])
             counted -= set(in_group) - {worst}
     parts = {name: weights[name] for name in sorted(counted)}
-    extras = {}
+    extras: dict[str, float] = {}
     for name, points in extra_points:
         extras[name] = extras.get(name, 0) + points
     disease_index = sum(parts.values()) + sum(extras.values())

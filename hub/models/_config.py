@@ -57,10 +57,17 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def thaw_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`thaw` of a whole table: a plain dict."""
+    plain: dict[str, Any] = thaw(table)  # a Mapping thaws to a dict
+    return plain
+
+
 @lru_cache(maxsize=64)
 def _load(path: str) -> Mapping[str, Any]:
     try:
-        return _freeze(load_toml(path))
+        table: Mapping[str, Any] = _freeze(load_toml(path))  # a dict frozen to a MappingProxyType
+        return table
     except FileConfigError as error:  # one loader for every TOML file (firmware_bridges.configfile)
         raise ConfigError(f"model configuration table: {error}") from None
 
@@ -79,7 +86,7 @@ def clear_cache() -> None:
 
 def merged(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
     """Deep merge: ``override`` wins key by key; nested tables merge, lists replace."""
-    result = thaw(base)
+    result = thaw_table(base)
     if not override:
         return result
     for key, value in override.items():

@@ -148,9 +148,10 @@ def direct_standardised(cases: Sequence[int], denominators: Sequence[float], wei
     Fay–Feuer gamma interval (Fay & Feuer 1997; epiR ``epi.directadj``)."""
     total = float(sum(weights))
     w = [wk / total for wk in weights]
-    v = [wk / nk for wk, nk in zip(w, denominators)]  # per-person weights
-    y = sum(vk * dk for vk, dk in zip(v, cases))
-    var = sum(vk * vk * dk for vk, dk in zip(v, cases))
+    # the three sequences come from the caller, one item per stratum; as before, no length check here
+    v = [wk / nk for wk, nk in zip(w, denominators, strict=False)]  # per-person weights
+    y = sum(vk * dk for vk, dk in zip(v, cases, strict=False))
+    var = sum(vk * vk * dk for vk, dk in zip(v, cases, strict=False))
     wm = max(v)
     alpha = 1 - confidence
     lower = 0.0 if y == 0 else float(var / (2 * y) * stats.chi2.ppf(alpha / 2, 2 * y * y / var))

@@ -100,7 +100,8 @@ def censored_mle(y: np.ndarray, censored: np.ndarray, valid: np.ndarray, *, max_
         r = eta[:, None] * y0 - theta[:, None]
         ll_det = np.where(det, np.log(np.where(eta > 0, eta, 1.0))[:, None] - 0.5 * r * r, 0.0)
         ll_cen = np.where(cens, special.log_ndtr(r), 0.0)
-        return (ll_det + ll_cen).sum(axis=1)
+        total: np.ndarray = (ll_det + ll_cen).sum(axis=1)  # log_ndtr is untyped (scipy): an array here
+        return total
 
     active = ok.copy()
     converged = np.zeros(G, dtype=bool)

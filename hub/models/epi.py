@@ -27,14 +27,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.models import _epistats as es
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models.registry import ModelInputError, register
 
 CONFIG_TABLE = "epi"
 
 
 def _config() -> dict[str, Any]:
-    return thaw(load_table(CONFIG_TABLE))
+    return thaw_table(load_table(CONFIG_TABLE))
 
 
 # --------------------------------------------------------------------------- input schema
@@ -177,6 +177,14 @@ def _pairs(data: EpiInput, names: list[str]) -> list[tuple[str, str, str]]:
     return [(x, y, "groups") for x, y in itertools.combinations(names, 2)]
 
 
+def _size(s: Stratum, use_pt: bool) -> float:
+    """A stratum's denominator: its person-time when every stratum has one (``use_pt``), else its head count."""
+    if use_pt:
+        assert s.person_time is not None  # use_pt: every stratum has person-time
+        return s.person_time
+    return s.population
+
+
 def _standardise(data: EpiInput, i: int, g: Group, confidence: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     strata = {s.stratum: s for s in g.strata or []}
@@ -189,11 +197,11 @@ def _standardise(data: EpiInput, i: int, g: Group, confidence: float) -> dict[st
             raise ModelInputError(f"groups.{i}.strata", f"no data for standard strata {', '.join(missing)}")
         keys = [k for k, w in data.standard_population.items() if w > 0]
         for k in keys:
-            if (strata[k].person_time if use_pt else strata[k].population) in (None, 0):
+            if _size(strata[k], use_pt) == 0:
                 raise ModelInputError(f"groups.{i}.strata", f"stratum {k!r} has no population to compute a rate")
         dsr = es.direct_standardised(
             [strata[k].cases for k in keys],
-            [strata[k].person_time if use_pt else strata[k].population for k in keys],
+            [_size(strata[k], use_pt) for k in keys],
             [data.standard_population[k] for k in keys], confidence)
         dsr["basis"] = "person_time" if use_pt else "population"
         out["direct_standardised"] = dsr
@@ -201,7 +209,7 @@ def _standardise(data: EpiInput, i: int, g: Group, confidence: float) -> dict[st
         unknown = [k for k in strata if k not in data.reference_rates]
         if unknown:
             raise ModelInputError("reference_rates", f"no reference rate for strata {', '.join(unknown)}")
-        expected = sum((s.person_time if use_pt else s.population) * data.reference_rates[k] for k, s in strata.items())
+        expected = sum(_size(s, use_pt) * data.reference_rates[k] for k, s in strata.items())
         observed = sum(s.cases for s in strata.values())
         if expected <= 0:
             raise ModelInputError("reference_rates", "the expected number of cases is zero")
@@ -268,7 +276,7 @@ def epi_groups(data: EpiInput, cfg: Mapping[str, Any]) -> dict[str, Any]:
 def _last_per_worker_day(exams: Sequence[Exam]) -> list[dict[str, Any]]:
     """One record per worker-day holding the last non-missing value of each measure (re-tests
     supersede first readings, reference.md §1.4–1.5; D). Exams without a worker id stay as they are."""
-    merged: dict[tuple, dict[str, Any]] = {}
+    merged: dict[tuple[str, str, date], dict[str, Any]] = {}  # (worker, site, day)
     anonymous = []
     for e in sorted(exams, key=lambda e: e.time):
         rec = e.model_dump()
@@ -350,7 +358,7 @@ def kiosk_indicators(exams: Sequence[Exam], cfg: Mapping[str, Any], confidence: 
 
 
 @register("epi", EpiInput)
-def epi(data: EpiInput) -> dict:
+def epi(data: EpiInput) -> dict[str, Any]:
     """Epidemiology: risk, PP, IP, IR, prevalence (seed 002 B.3.3.6), RR/OR/RD/AF/PAF, standardisation, kiosk rates."""
     cfg = _config()
     result: dict[str, Any] = {}

@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models._lognormal import fit_groups, lognormal_summary
 from hub.models.registry import ModelInputError, register
 
@@ -42,7 +43,7 @@ _UNITS: dict[str, tuple[str, float]] = {
 
 
 def _config() -> dict[str, Any]:
-    return thaw(load_table(CONFIG_TABLE))
+    return thaw_table(load_table(CONFIG_TABLE))
 
 
 def unit_factor(unit: str | None, target: str | None, field: str) -> float:
@@ -96,8 +97,8 @@ def en689_preliminary(values: np.ndarray, censored: np.ndarray, oel: float, frac
 
 
 def exposure_stats_batch(
-    values: list[Sequence[float]],
-    censored: list[Sequence[bool]],
+    values: Sequence[ArrayLike],
+    censored: Sequence[ArrayLike],
     oels: Sequence[float],
     *,
     confidences: Sequence[float] = (0.70, 0.95),
@@ -122,7 +123,7 @@ def exposure_stats_batch(
     summary = lognormal_summary(fit["mu"], fit["sigma"], fit["n"], oel, confs, percentile)
     out: dict[str, Any] = {**fit, **summary}
     ok = fit["ok"]
-    for key, arr in summary.items():
+    for arr in summary.values():
         arr[~ok] = np.nan
     out["max"] = np.array([float(v.max()) for v in vals])
     G = len(vals)
@@ -229,7 +230,8 @@ def _class_bands(cfg: Mapping[str, Any], key: str | None, field: str) -> Sequenc
     groups = cfg["groups"]
     if key not in groups:
         raise ModelInputError(field, f"unknown substance group {key!r}; known: {', '.join(sorted(groups))}")
-    return groups[key]["bands"]
+    bands: Sequence[Mapping[str, Any]] = groups[key]["bands"]
+    return bands
 
 
 def _group_result(g: int, group: Group, stats: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
@@ -289,7 +291,7 @@ def _group_result(g: int, group: Group, stats: Mapping[str, np.ndarray], cfg: Ma
 
 
 @register("exposure-stats", ExposureStatsInput)
-def exposure_stats(data: ExposureStatsInput) -> dict:
+def exposure_stats(data: ExposureStatsInput) -> dict[str, Any]:
     """Chemicals/dust: TWA, mixture Σ C/OEL, class by ПДК multiple, lognormal SEG stats, EN 689 tests."""
     cfg = _config()
     sc = cfg["statistics"]
@@ -303,6 +305,7 @@ def exposure_stats(data: ExposureStatsInput) -> dict:
 
     groups: list[tuple[Group, str]] = []
     if data.samples:
+        assert data.oel is not None  # the input validator requires oel with samples
         groups.append((Group(name=data.name, samples=data.samples, oel=data.oel, unit=data.unit,
                              substance_group=data.substance_group), ""))
     for i, g in enumerate(data.groups or []):
@@ -344,7 +347,7 @@ def exposure_stats(data: ExposureStatsInput) -> dict:
         result["mixture"] = {
             "index": index,
             "exceeds": index > 1.0,
-            "components": [{"name": m.name, "ratio": r} for m, r in zip(data.mixture, ratios)],
+            "components": [{"name": m.name, "ratio": r} for m, r in zip(data.mixture, ratios, strict=True)],
             "rule": "Σ C_i / OEL_i ≤ 1 (seed 002 B.3.3)",
         }
     return result

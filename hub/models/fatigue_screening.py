@@ -33,15 +33,15 @@ class FatigueScreeningInput(BaseModel):
     safety_critical: bool = Field(default=False, description="driver or other dangerous job")
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("fatigue_screening")
 
 
-def _band(score: int, bands: Any) -> dict:
+def _band(score: int, bands: Any) -> dict[str, Any]:
     return dict(next(b for b in reversed(bands) if score >= b["from"])["label"])
 
 
-def score_instrument(name: str, answer: int | list[int], spec: Mapping) -> dict[str, Any]:
+def score_instrument(name: str, answer: int | list[int], spec: Mapping[str, Any]) -> dict[str, Any]:
     """Score, band and positive screen of one instrument; ``ValueError`` for an answer out of range."""
     if name == "phq4":
         if not isinstance(answer, list) or len(answer) != spec["items"]:
@@ -62,7 +62,7 @@ def score_instrument(name: str, answer: int | list[int], spec: Mapping) -> dict[
 
 
 @register("fatigue-screening", FatigueScreeningInput)
-def fatigue_screening(data: FatigueScreeningInput) -> dict:
+def fatigue_screening(data: FatigueScreeningInput) -> dict[str, Any]:
     """Fatigue / stress screening at admission (KSS, Samn-Perelli, Elo single item, PHQ-4): medic only."""
     table = _table()
     required = list(table["instruments"])

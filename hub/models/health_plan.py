@@ -105,7 +105,7 @@ class HealthPlanInput(BaseModel):
     extra_measures: list[ExtraMeasure] = Field(default_factory=list, description="added by the physician")
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("health_plan")
 
 
@@ -120,13 +120,13 @@ def _add_months(d: date, months: int) -> date:
     raise ValueError(f"cannot add {months} months to {d}")
 
 
-def _item(table: Mapping, key: str, area: str, status: str, due: date | None = None, **detail: Any) -> dict:
+def _item(table: Mapping[str, Any], key: str, area: str, status: str, due: date | None = None, **detail: Any) -> dict[str, Any]:
     m = table["measures"][key]
     return {"area": area, "measure": dict(m["text"]), "source": m["source"], "status": status,
             "due": due.isoformat() if due else None, **detail}
 
 
-def _exam_part(data: HealthPlanInput, table: Mapping, items: list[dict]) -> dict:
+def _exam_part(data: HealthPlanInput, table: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     group = data.risk_group.group if data.risk_group else 1
     interval = int(table["periodic_interval_months"][str(group)])
     periodic = sorted((e for e in data.exams if e.kind in ("preliminary", "periodic")), key=lambda e: e.date)
@@ -144,7 +144,7 @@ def _exam_part(data: HealthPlanInput, table: Mapping, items: list[dict]) -> dict
             "shift_exams": len(shift)}
 
 
-def _norm_part(norm: Norm | None, data: HealthPlanInput, table: Mapping, items: list[dict]) -> dict | None:
+def _norm_part(norm: Norm | None, data: HealthPlanInput, table: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str, Any] | None:
     if norm is None:
         return None
     problems = []
@@ -164,7 +164,7 @@ def _norm_part(norm: Norm | None, data: HealthPlanInput, table: Mapping, items: 
             "review_due": review.isoformat() if review else None}
 
 
-def _vaccination_part(data: HealthPlanInput, table: Mapping, items: list[dict]) -> list[dict]:
+def _vaccination_part(data: HealthPlanInput, table: Mapping[str, Any], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     v = data.vaccination
     if v is None:
         return []
@@ -187,12 +187,12 @@ def _vaccination_part(data: HealthPlanInput, table: Mapping, items: list[dict]) 
 
 
 @register("health-plan", HealthPlanInput)
-def health_plan(data: HealthPlanInput) -> dict:
+def health_plan(data: HealthPlanInput) -> dict[str, Any]:
     """The worker's individual health plan (seed 000): exams, risk group + measures, norm, vaccinations."""
     table = _table()
     if data.birth_date >= data.as_of:
         raise ModelInputError("birth_date", "birth date is not before as_of")
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     exams = _exam_part(data, table, items)
     norm = _norm_part(data.individual_norm, data, table, items)
     vaccinations = _vaccination_part(data, table, items)

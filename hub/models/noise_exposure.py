@@ -40,14 +40,14 @@ from typing import Any
 import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models.registry import ModelInputError, register
 
 CONFIG_TABLE = "noise"
 
 
 def _config() -> dict[str, Any]:
-    return thaw(load_table(CONFIG_TABLE))
+    return thaw_table(load_table(CONFIG_TABLE))
 
 
 # --------------------------------------------------------------------------- formulas
@@ -263,7 +263,7 @@ def zone_summary(
             continue
         peaks[name] = float(max(present))
         if limit is not None:
-            for t, v in zip(t_sorted, ordered):
+            for t, v in zip(t_sorted, ordered, strict=True):  # both follow `order`
                 if v is not None and v > limit:
                     alarms.append({"zone": zone, "kind": kind, "start": t.isoformat(), "end": None,
                                    "level_db": float(v), "limit_db": float(limit)})
@@ -351,7 +351,7 @@ def zone_shift_class(
         hi_i = np.searchsorted(secs, starts + 3600.0 * fallback_hours, side="left")
         mean_energy = (energy[hi_i] - energy[lo_i]) / (covered[hi_i] - covered[lo_i])
         windows = [windows[int(np.argmax(mean_energy))]]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for begin, end, name in windows:
         lo, hi = bisect_left(t_sorted, begin), bisect_left(t_sorted, end)
         if hi <= lo:
@@ -421,7 +421,7 @@ def _segment_levels(
         elif seg.samples_db is not None:
             level = energy_average_db(seg.samples_db)
         else:
-            if seg.zone not in zone_levels:
+            if seg.zone is None or seg.zone not in zone_levels:
                 raise ModelInputError(f"{path}.{i}.zone", f"zone {seg.zone!r} has no telemetry in 'zones'")
             level = zone_levels[seg.zone]
         levels.append(level)
@@ -449,7 +449,7 @@ def _peaks(lamax: list[float], peak: list[float], cfg: Mapping[str, Any]) -> dic
 
 
 @register("noise-exposure", NoiseExposureInput)
-def noise_exposure(data: NoiseExposureInput) -> dict:
+def noise_exposure(data: NoiseExposureInput) -> dict[str, Any]:
     """Noise: LAeq per interval and zone, L_EX,8h per worker/shift, class (СОУТ), alarms (ISO 9612)."""
     cfg = _config()
     bands = cfg["classes"]["bands"]
@@ -511,7 +511,7 @@ def noise_exposure(data: NoiseExposureInput) -> dict:
     if data.segments:
         levels, hours, lamax, peak = _segment_levels(data.segments, zone_levels, "segments")
         result.update(shift_exposure(levels, hours, **common))
-        result["segments"] = [{"laeq_db": lv, "hours": h} for lv, h in zip(levels, hours)]
+        result["segments"] = [{"laeq_db": lv, "hours": h} for lv, h in zip(levels, hours, strict=True)]
         result.update(_peaks(lamax, peak, cfg))
 
     if data.workers:

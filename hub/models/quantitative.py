@@ -30,9 +30,10 @@ Thresholds and bands are in ``configs/models/quantitative.toml``.
 from __future__ import annotations
 
 import math
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.models._config import load_table
@@ -117,29 +118,28 @@ class QuantitativeInput(_Strict):
     group_risk: list[GroupRisk] = Field(default_factory=list)
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("quantitative")
 
 
-def expected_damage(probabilities, damages) -> float:
+def expected_damage(probabilities: ArrayLike, damages: ArrayLike) -> float:
     """``R = Σ p_i · U_i`` (seed 002 B.3.3.1)."""
     return float(np.dot(np.asarray(probabilities, dtype=float), np.asarray(damages, dtype=float)))
 
 
-def sum_of_ratios(values, norms) -> float:
+def sum_of_ratios(values: ArrayLike, norms: ArrayLike) -> float:
     """``Σ C_i / N_i`` within one group of factors (seed 002 B.3.3.1)."""
     return float(np.sum(np.asarray(values, dtype=float) / np.asarray(norms, dtype=float)))
 
 
-def cancer_band(risk: float, table: Mapping | None = None) -> str:
+def cancer_band(risk: float, table: Mapping[str, Any] | None = None) -> str:
     table = table or _table()
-    for band in table["carcinogenic"]["bands"]:
-        if risk <= band["upper"]:
-            return band["level"]
-    return table["carcinogenic"]["bands"][-1]["level"]
+    bands = table["carcinogenic"]["bands"]
+    level: str = next((band["level"] for band in bands if risk <= band["upper"]), bands[-1]["level"])
+    return level
 
 
-def _lifetime_average(item: Carcinogen, where: str, table: Mapping) -> tuple[float, str]:
+def _lifetime_average(item: Carcinogen, where: str, table: Mapping[str, Any]) -> tuple[float, str]:
     if item.lifetime_average is not None:
         if item.concentration is not None or item.exposure is not None:
             raise ModelInputError(f"{where}.lifetime_average", "give either lifetime_average or concentration with exposure, not both")
@@ -155,7 +155,7 @@ def _lifetime_average(item: Carcinogen, where: str, table: Mapping) -> tuple[flo
 
 
 @register("quantitative-risk", QuantitativeInput)
-def quantitative_risk(data: QuantitativeInput) -> dict:
+def quantitative_risk(data: QuantitativeInput) -> dict[str, Any]:
     """Quantitative risk of seed 002 B.3.3: expected damage, Σ C/N, cancer risk, HQ, RCR, n/L, per 1,000."""
     table = _table()
     if not any((data.incidents, data.factor_groups, data.carcinogens, data.non_carcinogens, data.rcr, data.incident_probability, data.group_risk)):
@@ -163,13 +163,13 @@ def quantitative_risk(data: QuantitativeInput) -> dict:
             "(input)",
             "give at least one of incidents, factor_groups, carcinogens, non_carcinogens, rcr, incident_probability, group_risk",
         )
-    result: dict = {"source": "seed 002 (ГОСТ Р draft) annex B.3.3.1-B.3.3.3"}
+    result: dict[str, Any] = {"source": "seed 002 (ГОСТ Р draft) annex B.3.3.1-B.3.3.3"}
 
     if data.incidents:
         contributions = [item.probability * item.damage for item in data.incidents]
         result["expected_damage"] = {
             "value": expected_damage([i.probability for i in data.incidents], [i.damage for i in data.incidents]),
-            "contributions": [{"name": i.name, "p": i.probability, "damage": i.damage, "p_times_damage": c} for i, c in zip(data.incidents, contributions)],
+            "contributions": [{"name": i.name, "p": i.probability, "damage": i.damage, "p_times_damage": c} for i, c in zip(data.incidents, contributions, strict=True)],
             "formula": "R = Σ p_i · U_i",
         }
 
@@ -188,7 +188,7 @@ def quantitative_risk(data: QuantitativeInput) -> dict:
                     "sum_of_ratios": total,
                     "limit": limit,
                     "exceeds": total > limit,
-                    "ratios": [{"name": f.name, "ratio": r} for f, r in zip(group.factors, ratios)],
+                    "ratios": [{"name": f.name, "ratio": r} for f, r in zip(group.factors, ratios, strict=True)],
                 }
             )
         result["sum_of_ratios"] = {"groups": groups, "formula": "Σ C_i / N_i within each group of factors"}
@@ -224,10 +224,10 @@ def quantitative_risk(data: QuantitativeInput) -> dict:
         limit = float(table["hazard_quotient"]["limit"])
         items = []
         index: dict[str, float] = {}
-        for item in data.non_carcinogens:
-            hq = item.exposure / item.reference
-            index[item.target] = index.get(item.target, 0.0) + hq
-            items.append({"name": item.name, "target": item.target, "hazard_quotient": hq, "acceptable": hq <= limit})
+        for nc in data.non_carcinogens:
+            hq = nc.exposure / nc.reference
+            index[nc.target] = index.get(nc.target, 0.0) + hq
+            items.append({"name": nc.name, "target": nc.target, "hazard_quotient": hq, "acceptable": hq <= limit})
         result["non_carcinogenic"] = {
             "items": items,
             "hazard_index": {t: {"value": v, "acceptable": v <= limit} for t, v in index.items()},
@@ -238,15 +238,19 @@ def quantitative_risk(data: QuantitativeInput) -> dict:
     if data.rcr:
         equal_ok = bool(table["rcr"]["equal_one_is_controlled"])
         items = []
-        for r, item in enumerate(data.rcr):
-            if (item.dnel is None) == (item.dmel is None):
+        for r, rc in enumerate(data.rcr):
+            if (rc.dnel is None) == (rc.dmel is None):
                 raise ModelInputError(f"rcr.{r}.dnel", "give exactly one of dnel (threshold effect) or dmel (non-threshold effect)")
-            safe, basis = (item.dnel, "DNEL") if item.dnel is not None else (item.dmel, "DMEL")
-            ratio = item.exposure / safe
+            if rc.dnel is not None:
+                safe, basis = rc.dnel, "DNEL"
+            else:
+                assert rc.dmel is not None  # exactly one of dnel and dmel (checked just above)
+                safe, basis = rc.dmel, "DMEL"
+            ratio = rc.exposure / safe
             controlled = ratio < 1 or (equal_ok and math.isclose(ratio, 1.0))
             items.append(
                 {
-                    "name": item.name,
+                    "name": rc.name,
                     "basis": basis,
                     "rcr": ratio,
                     "controlled": controlled,
@@ -257,25 +261,25 @@ def quantitative_risk(data: QuantitativeInput) -> dict:
 
     if data.incident_probability:
         items = []
-        for k, item in enumerate(data.incident_probability):
-            if item.victims > item.workers_in_contact:
-                raise ModelInputError(f"incident_probability.{k}.victims", f"{item.victims} victims exceed the {item.workers_in_contact} workers in contact")
-            items.append({"group": item.group, "probability": item.victims / item.workers_in_contact, "victims": item.victims, "workers_in_contact": item.workers_in_contact})
+        for k, ip in enumerate(data.incident_probability):
+            if ip.victims > ip.workers_in_contact:
+                raise ModelInputError(f"incident_probability.{k}.victims", f"{ip.victims} victims exceed the {ip.workers_in_contact} workers in contact")
+            items.append({"group": ip.group, "probability": ip.victims / ip.workers_in_contact, "victims": ip.victims, "workers_in_contact": ip.workers_in_contact})
         result["incident_probability"] = {"items": items, "formula": "P_i = n_i / L"}
 
     if data.group_risk:
         items = []
-        for k, item in enumerate(data.group_risk):
+        for k, gr in enumerate(data.group_risk):
             for name in ("m_before", "m_after"):
-                if getattr(item, name) > item.workers:
-                    raise ModelInputError(f"group_risk.{k}.{name}", f"{getattr(item, name)} exceeds the {item.workers} workers")
+                if getattr(gr, name) > gr.workers:
+                    raise ModelInputError(f"group_risk.{k}.{name}", f"{getattr(gr, name)} exceeds the {gr.workers} workers")
             items.append(
                 {
-                    "group": item.group,
-                    "per_1000": 1000.0 * (item.m_after - item.m_before) / item.workers,
-                    "m_before": item.m_before,
-                    "m_after": item.m_after,
-                    "workers": item.workers,
+                    "group": gr.group,
+                    "per_1000": 1000.0 * (gr.m_after - gr.m_before) / gr.workers,
+                    "m_before": gr.m_before,
+                    "m_after": gr.m_after,
+                    "workers": gr.workers,
                 }
             )
         result["group_risk"] = {

@@ -13,7 +13,7 @@ import logging
 import math
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,7 +28,7 @@ class ModelInputError(ValueError):
         self.field = field
         self.message = message
 
-    def __reduce__(self):  # survives pickling (model runs happen in worker processes)
+    def __reduce__(self) -> tuple[type[ModelInputError], tuple[str, str]]:  # survives pickling (model runs happen in worker processes)
         return type(self), (self.field, self.message)
 
 
@@ -36,17 +36,20 @@ class ModelInputError(ValueError):
 class ModelSpec:
     name: str
     input_model: type[BaseModel]
-    function: Callable[[Any], dict]
+    function: Callable[[Any], dict[str, Any]]
     summary: str
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, input_model: type[BaseModel]) -> Callable:
+_ModelFunction = TypeVar("_ModelFunction", bound=Callable[[Any], dict[str, Any]])
+
+
+def register(name: str, input_model: type[BaseModel]) -> Callable[[_ModelFunction], _ModelFunction]:
     """Decorator: register ``function(validated_input) -> dict`` under ``name``."""
 
-    def decorate(function: Callable[[Any], dict]) -> Callable[[Any], dict]:
+    def decorate(function: _ModelFunction) -> _ModelFunction:
         if name in MODELS and MODELS[name].function is not function:
             raise RuntimeError(f"model name {name!r} registered twice")
         summary = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else name
@@ -96,7 +99,7 @@ def check_payload(payload: Any, max_items: int | None = None, path: str = "") ->
         check_payload(value, max_items, f"{path}.{key}" if path else str(key))
 
 
-def run_model(name: str, payload: Any, *, max_items: int | None = None) -> dict:
+def run_model(name: str, payload: Any, *, max_items: int | None = None) -> dict[str, Any]:
     """Validate ``payload`` against the model's schema and run it.
 
     Raises ``KeyError`` for an unknown model and :class:`ModelInputError` for invalid input
@@ -131,7 +134,7 @@ def model_names() -> list[str]:
     return sorted(load_all())
 
 
-def run_model_json(name: str, text: str | bytes, *, max_items: int | None = None) -> dict:
+def run_model_json(name: str, text: str | bytes, *, max_items: int | None = None) -> dict[str, Any]:
     """:func:`run_model` on JSON text: what the REST API's worker processes run."""
     try:
         payload = json.loads(text)

@@ -31,7 +31,7 @@ Output ``measures`` gives each group as 0-3 (0 for "–", 1-3 for "+" to "+++").
 from __future__ import annotations
 
 import math
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,31 +65,31 @@ class ReproductiveInput(BaseModel):
     programme: bool = Field(default=True, description="include the prevention programme skeleton")
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("reproductive")
 
 
-def class_for_relative_risk(rr: float, table: Mapping | None = None) -> str:
+def class_for_relative_risk(rr: float, table: Mapping[str, Any] | None = None) -> str:
     """Class of working conditions for a relative risk (seed 003 Table 1)."""
     table = table or _table()
     if not math.isfinite(rr) or rr <= 0:
         raise ModelInputError("relative_risk", f"relative risk must be a finite number above 0, got {rr!r}")
-    matches = [row["class"] for row in table["classes"] if row["rr_lower"] < rr <= row["rr_upper"]]
+    matches: list[str] = [row["class"] for row in table["classes"] if row["rr_lower"] < rr <= row["rr_upper"]]
     if not matches:
         raise ModelInputError("relative_risk", f"no class covers relative risk {rr:g}")
     if len(matches) > 1:
-        chosen = table["rr_shared_interval_class"]
+        chosen: str = table["rr_shared_interval_class"]
         if chosen not in matches:
             raise ModelInputError("relative_risk", f"configured rr_shared_interval_class {chosen!r} not in {matches}")
         return chosen
     return matches[0]
 
 
-def _row(working_class: str, table: Mapping) -> Mapping:
+def _row(working_class: str, table: Mapping[str, Any]) -> Mapping[str, Any]:
     return next(row for row in table["classes"] if row["class"] == working_class)
 
 
-def _programme(row: Mapping, table: Mapping, women_workers: int | None) -> dict:
+def _programme(row: Mapping[str, Any], table: Mapping[str, Any], women_workers: int | None) -> dict[str, Any]:
     cfg = table["programme"]
     groups = table["measure_groups"]
     section_of = {
@@ -97,7 +97,7 @@ def _programme(row: Mapping, table: Mapping, women_workers: int | None) -> dict:
         "prevention": "medical-preventive measures",
         "information": "informing about occupational risks, healthy lifestyle",
     }
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for group in ("reduction", "prevention", "information"):
         level = int(row[group])
         if level == 0:
@@ -135,7 +135,7 @@ def _programme(row: Mapping, table: Mapping, women_workers: int | None) -> dict:
 
 
 @register("reproductive-risk", ReproductiveInput)
-def reproductive_risk(data: ReproductiveInput) -> dict:
+def reproductive_risk(data: ReproductiveInput) -> dict[str, Any]:
     """Reproductive risk category of women workers and measure levels (seed 003)."""
     table = _table()
     candidates: list[tuple[str, str]] = []
@@ -184,6 +184,7 @@ def reproductive_risk(data: ReproductiveInput) -> dict:
     return result
 
 
-def classes_table() -> list[dict]:
+def classes_table() -> list[dict[str, Any]]:
     """The class → category → measures table as plain data (docs, API)."""
-    return thaw(_table()["classes"])
+    classes: list[dict[str, Any]] = thaw(_table()["classes"])  # an array of tables
+    return classes

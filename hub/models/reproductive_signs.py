@@ -75,17 +75,17 @@ class ReproductiveSignsInput(BaseModel):
     reference: Reference | None = None
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("reproductive_signs")
 
 
-def _matches(code: str, spec: Mapping) -> bool:
+def _matches(code: str, spec: Mapping[str, Any]) -> bool:
     category = code[:3]
     return any(code.startswith(p) for p in spec.get("prefixes", ())) or any(
         lo <= category <= hi for lo, hi in spec.get("ranges", ()))
 
 
-def classify_code(code: str, subject: str, table: Mapping) -> dict[str, list[str]]:
+def classify_code(code: str, subject: str, table: Mapping[str, Any]) -> dict[str, list[str]]:
     """The sign / occupational / work-conditioned groups one ICD-10 code belongs to (seed 003 ch. 2)."""
     normal = normalise_icd10(code)
     out: dict[str, list[str]] = {}
@@ -95,7 +95,7 @@ def classify_code(code: str, subject: str, table: Mapping) -> dict[str, list[str
     return out
 
 
-def _workplace(i: int, wp: Workplace, table: Mapping, reference: Reference | None) -> dict[str, Any]:
+def _workplace(i: int, wp: Workplace, table: Mapping[str, Any], reference: Reference | None) -> dict[str, Any]:
     cfg = table["assessment"]
     sign_workers: dict[str, set[str]] = {name: set() for name in table["signs"]}
     any_sign: set[str] = set()
@@ -140,7 +140,7 @@ def _workplace(i: int, wp: Workplace, table: Mapping, reference: Reference | Non
         "work_conditioned": conditioned,
         "not_reproductive_signs": unmatched,
     }
-    candidates = []
+    candidates: list[tuple[str, str]] = []
     if wp.working_class is not None:
         candidates.append((wp.working_class, "working conditions (a priori)"))
     if reference is not None:
@@ -168,7 +168,7 @@ def _workplace(i: int, wp: Workplace, table: Mapping, reference: Reference | Non
 
 
 @register("reproductive-signs", ReproductiveSignsInput)
-def reproductive_signs(data: ReproductiveSignsInput) -> dict:
+def reproductive_signs(data: ReproductiveSignsInput) -> dict[str, Any]:
     """Seed 003 reproductive-harm signs (ICD-10) per workplace, suspected occupational cases, a-posteriori risk."""
     table = _table()
     if data.reference is not None and data.reference.with_signs > data.reference.women_workers:

@@ -52,13 +52,13 @@ core :func:`aggregate_groups` assigns groups and scores to arrays of workers.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal, Mapping, Sequence, TypeVar, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag
 
 from hub.models import _charlson
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models.registry import ModelInputError, register
 
 Group = Annotated[StrictInt, Field(ge=1, le=5, description="risk group 1-5")]
@@ -165,22 +165,24 @@ def _pick(value: Any) -> str:
     return "raw" if isinstance(value, (dict, BaseModel)) else "group"
 
 
-def _either(ready: Any, raw: type[BaseModel]) -> Any:
-    """A ready value (tag ``group``) or an object of raw data (tag ``raw``); errors name the tag."""
-    return Annotated[Union[Annotated[ready, Tag("group")], Annotated[raw, Tag("raw")]], Discriminator(_pick)]
+_Ready = TypeVar("_Ready")
+_Raw = TypeVar("_Raw", bound=BaseModel)
+
+# A ready value (tag ``group``) or an object of raw data (tag ``raw``); errors name the tag.
+_Either = Annotated[Union[Annotated[_Ready, Tag("group")], Annotated[_Raw, Tag("raw")]], Discriminator(_pick)]
 
 
 class Criteria(_Strict):
     """Per criterion either the ready group (1-5; c7/c8 yes/no) or raw data."""
 
-    c1: _either(Group, C1Raw)
-    c2: _either(Group, C2Raw)
-    c3: _either(Group, ComorbidityRaw)
-    c4: _either(Group, ComorbidityRaw)
-    c5: _either(Group, C5Raw)
-    c6: _either(Group, C6Raw)
-    c7: _either(StrictBool, C7Raw) = False
-    c8: _either(StrictBool, C8Raw) = False
+    c1: _Either[Group, C1Raw]
+    c2: _Either[Group, C2Raw]
+    c3: _Either[Group, ComorbidityRaw]
+    c4: _Either[Group, ComorbidityRaw]
+    c5: _Either[Group, C5Raw]
+    c6: _Either[Group, C6Raw]
+    c7: _Either[StrictBool, C7Raw] = False
+    c8: _Either[StrictBool, C8Raw] = False
 
 
 class PhysicianDecision(_Strict):
@@ -202,11 +204,11 @@ class RiskGroupInput(_Strict):
 # ----------------------------------------------------------------------------- derivations
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("risk_group")
 
 
-def _band(value: float, lower_bounds) -> int:
+def _band(value: float, lower_bounds: Sequence[float]) -> int:
     """Group g such that lower_bounds[g-1] ≤ value < lower_bounds[g] (1-based)."""
     group = 1
     for position, bound in enumerate(lower_bounds):
@@ -215,7 +217,7 @@ def _band(value: float, lower_bounds) -> int:
     return group
 
 
-def derive_c1(raw: C1Raw, table: Mapping) -> tuple[int, dict]:
+def derive_c1(raw: C1Raw, table: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     cfg = table["c1"]
     base = int(cfg["class_to_group"][raw.working_class])
     special = sorted({a for a in raw.agents if a in cfg["special_agents"]})
@@ -224,7 +226,7 @@ def derive_c1(raw: C1Raw, table: Mapping) -> tuple[int, dict]:
     return group, {"class": raw.working_class, "group_by_class": base, "special_agents": special, "raise": raise_by}
 
 
-def derive_c2(raw: C2Raw, table: Mapping) -> tuple[int, dict]:
+def derive_c2(raw: C2Raw, table: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     cfg = table["c2"]
     top = table["aggregation"]["max_group"]
     rows = []
@@ -248,7 +250,7 @@ def derive_c2(raw: C2Raw, table: Mapping) -> tuple[int, dict]:
     return max(row["group"] for row in rows), {"exposures": rows}
 
 
-def derive_comorbidity(raw: ComorbidityRaw, criterion: str, table: Mapping) -> tuple[int, dict]:
+def derive_comorbidity(raw: ComorbidityRaw, criterion: str, table: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     if raw.index is not None:
         if raw.conditions or raw.icd10 or raw.scored:
             raise ModelInputError(f"criteria.{criterion}.index", "give either the ready index or the conditions, not both")
@@ -271,7 +273,7 @@ def derive_comorbidity(raw: ComorbidityRaw, criterion: str, table: Mapping) -> t
     return group, detail
 
 
-def derive_c5(raw: C5Raw, table: Mapping) -> tuple[int, dict]:
+def derive_c5(raw: C5Raw, table: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     cfg = table["c5"]
     pts = cfg["points"]
     parts: dict[str, float] = {}
@@ -299,7 +301,7 @@ def derive_c5(raw: C5Raw, table: Mapping) -> tuple[int, dict]:
     return _band(total, cfg["points_lower_bounds"]), {"points": parts, "total_points": total}
 
 
-def derive_c6(raw: C6Raw, table: Mapping) -> tuple[int, dict]:
+def derive_c6(raw: C6Raw, table: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     cfg = table["c6"]
     pts = cfg["points"]
     top = table["aggregation"]["max_group"]
@@ -316,7 +318,7 @@ def derive_c6(raw: C6Raw, table: Mapping) -> tuple[int, dict]:
     return group, {"prognosis": raw.prognosis, "group_by_prognosis": by_prognosis, "signs": signs, "group_by_signs": by_signs}
 
 
-def derive_yes_no(value: bool | C7Raw | C8Raw) -> tuple[bool, dict]:
+def derive_yes_no(value: bool | C7Raw | C8Raw) -> tuple[bool, dict[str, Any]]:
     if isinstance(value, bool):
         return value, {"given": "yes/no"}
     components = value.model_dump()
@@ -325,7 +327,7 @@ def derive_yes_no(value: bool | C7Raw | C8Raw) -> tuple[bool, dict]:
     return met, {"components": components, "missing": sorted(n for n, done in applicable.items() if not done)}
 
 
-def derive_criteria(criteria: Criteria, table: Mapping) -> tuple[dict[str, int], bool, bool, dict]:
+def derive_criteria(criteria: Criteria, table: Mapping[str, Any]) -> tuple[dict[str, int], bool, bool, dict[str, Any]]:
     """Groups of criteria 1-6 and yes/no of 7-8 from ready values or raw data."""
     groups: dict[str, int] = {}
     derivation: dict[str, Any] = {}
@@ -352,7 +354,7 @@ def derive_criteria(criteria: Criteria, table: Mapping) -> tuple[dict[str, int],
 # ----------------------------------------------------------------------------- aggregation
 
 
-def aggregate_groups(groups: np.ndarray, c7: np.ndarray, c8: np.ndarray, table: Mapping | None = None) -> dict[str, np.ndarray]:
+def aggregate_groups(groups: np.ndarray, c7: np.ndarray, c8: np.ndarray, table: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Vectorised two-stage aggregation (seed 004) for ``n`` workers.
 
     ``groups``: int array (n, 6) with the groups of criteria 1-6 in order; ``c7``, ``c8``:
@@ -406,7 +408,7 @@ def aggregate_groups(groups: np.ndarray, c7: np.ndarray, c8: np.ndarray, table: 
     }
 
 
-def _stage1_rule(excess: dict[str, int], raise_by: int, table: Mapping) -> str:
+def _stage1_rule(excess: dict[str, int], raise_by: int, table: Mapping[str, Any]) -> str:
     above = {name: d for name, d in excess.items() if d > 0}
     if not above:
         return "no criterion exceeds the base: intermediate = base"
@@ -414,7 +416,7 @@ def _stage1_rule(excess: dict[str, int], raise_by: int, table: Mapping) -> str:
     return f"criteria above the base: {text} -> raise by {raise_by} step(s) (counting: {table['aggregation']['counting']})"
 
 
-def measures_for_group(group: int, table: Mapping | None = None) -> dict:
+def measures_for_group(group: int, table: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Measures of seed 004 Table 3 for a group (cumulative over the levels it builds on)."""
     table = table or _table()
     levels = table["measures"]
@@ -441,11 +443,11 @@ def measures_for_group(group: int, table: Mapping | None = None) -> dict:
     }
 
 
-def _label(group: int, table: Mapping) -> dict:
+def _label(group: int, table: Mapping[str, Any]) -> dict[str, Any]:
     return {"en": table["groups"]["labels_en"][group - 1], "ru": table["groups"]["labels_ru"][group - 1]}
 
 
-def assess(data: RiskGroupInput, table: Mapping | None = None) -> dict:
+def assess(data: RiskGroupInput, table: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Assess one worker; the body of the ``risk-group`` model."""
     table = table or _table()
     groups, c7, c8, derivation = derive_criteria(data.criteria, table)
@@ -485,7 +487,7 @@ def assess(data: RiskGroupInput, table: Mapping | None = None) -> dict:
 
 
 @register("risk-group", RiskGroupInput)
-def risk_group(data: RiskGroupInput) -> dict:
+def risk_group(data: RiskGroupInput) -> dict[str, Any]:
     """Occupational-disease risk group (1-5) and 0-24 score of one worker (seed 004)."""
     return assess(data)
 
@@ -536,7 +538,7 @@ def _distribution(groups: np.ndarray) -> dict[str, int]:
     return {str(g): int(counts[g]) for g in range(1, 6)}
 
 
-def summarise(groups: np.ndarray, scores: np.ndarray, table: Mapping) -> dict:
+def summarise(groups: np.ndarray, scores: np.ndarray, table: Mapping[str, Any]) -> dict[str, Any]:
     """Distribution by group, shares and the average score for one set of workers."""
     n = int(groups.size)
     distribution = _distribution(groups)
@@ -553,7 +555,7 @@ def summarise(groups: np.ndarray, scores: np.ndarray, table: Mapping) -> dict:
     }
 
 
-def _from_rows(items: list[Assessment], table: Mapping) -> dict:
+def _from_rows(items: list[Assessment], table: Mapping[str, Any]) -> dict[str, Any]:
     n = len(items)
     rows = np.empty((n, 6), dtype=np.int16)
     c7 = np.empty(n, dtype=bool)
@@ -563,8 +565,9 @@ def _from_rows(items: list[Assessment], table: Mapping) -> dict:
     for i, item in enumerate(items):
         crit = item.criteria
         ready = (crit.c1, crit.c2, crit.c3, crit.c4, crit.c5, crit.c6)
-        if all(type(value) is int for value in ready) and type(crit.c7) is bool and type(crit.c8) is bool:
-            rows[i] = ready  # fast path: ready groups need no derivation
+        ready_groups = [value for value in ready if type(value) is int]
+        if len(ready_groups) == len(ready) and type(crit.c7) is bool and type(crit.c8) is bool:
+            rows[i] = ready_groups  # fast path: ready groups need no derivation
             c7[i], c8[i] = crit.c7, crit.c8
         else:
             try:
@@ -589,7 +592,7 @@ def _from_rows(items: list[Assessment], table: Mapping) -> dict:
     }
 
 
-def _from_columns(cols: ReportColumns) -> dict:
+def _from_columns(cols: ReportColumns) -> dict[str, Any]:
     n = len(cols.year)
     for name in ("c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "worker_id", "exam", "nosology", "physician_group", "physician_reason"):
         values = getattr(cols, name)
@@ -617,19 +620,23 @@ def _from_columns(cols: ReportColumns) -> dict:
 
 
 @register("risk-group-report", ReportInput)
-def risk_group_report(data: ReportInput) -> dict:
+def risk_group_report(data: ReportInput) -> dict[str, Any]:
     """Risk-group final report: distribution, enterprise average score, dynamics, measures (seed 004)."""
     table = _table()
     if (data.assessments is None) == (data.columns is None):
         raise ModelInputError("assessments", "give either assessments (rows) or columns, exactly one of them")
-    batch = _from_rows(data.assessments, table) if data.assessments is not None else _from_columns(data.columns)
+    if data.assessments is not None:
+        batch = _from_rows(data.assessments, table)
+    else:
+        assert data.columns is not None  # exactly one of the two (checked just above)
+        batch = _from_columns(data.columns)
     prefix = batch["prefix"]
     years = batch["year"]
     periodic = batch["periodic"]
     worker_ids = batch["worker_id"]
     n = years.size
 
-    seen: dict[tuple, int] = {}
+    seen: dict[tuple[str, int, bool, str | None], int] = {}  # (worker, year, periodic, nosology) -> index
     for i, worker in enumerate(worker_ids):
         if worker is None:
             continue
@@ -653,10 +660,10 @@ def risk_group_report(data: ReportInput) -> dict:
 
     by_year: dict[str, Any] = {}
     dynamics = []
-    previous = None
+    previous: dict[str, Any] | None = None
     for year in np.unique(years).tolist():
         in_year = years == year
-        entry = {
+        entry: dict[str, Any] = {
             "periodic": summarise(effective[in_year & periodic], score[in_year & periodic], table),
             "preliminary": summarise(effective[in_year & ~periodic], score[in_year & ~periodic], table),
             "awaiting_physician": int((in_year & ~confirmed).sum()),
@@ -714,7 +721,7 @@ def risk_group_report(data: ReportInput) -> dict:
                 "year": int(years[i]),
                 "exam": "periodic" if periodic[i] else "preliminary",
                 "nosology": batch["nosology"][i],
-                "criteria_groups": dict(zip(SCORED_CRITERIA, batch["rows"][i].tolist())),
+                "criteria_groups": dict(zip(SCORED_CRITERIA, batch["rows"][i].tolist(), strict=True)),
                 "base": int(out["base"][i]),
                 "intermediate": int(out["intermediate"][i]),
                 "final": int(proposed[i]),
@@ -727,9 +734,9 @@ def risk_group_report(data: ReportInput) -> dict:
     return result
 
 
-def table_snapshot() -> dict:
+def table_snapshot() -> dict[str, Any]:
     """The risk-group configuration as plain data (for the docs and the API)."""
-    return thaw(_table())
+    return thaw_table(_table())
 
 
 __all__ = [

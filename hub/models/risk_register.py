@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypedDict
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,7 +131,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def effective_config(settings: Settings | None) -> dict:
+def effective_config(settings: Settings | None) -> dict[str, Any]:
     """The configuration table with the request's overrides applied and checked."""
     base = load_table("risk_register")
     override: dict[str, Any] = {}
@@ -160,7 +160,7 @@ def effective_config(settings: Settings | None) -> dict:
     return config
 
 
-def _check_scores(scores: Scores, where: str, config: Mapping) -> None:
+def _check_scores(scores: Scores, where: str, config: Mapping[str, Any]) -> None:
     for name in DIMENSIONS:
         value = getattr(scores, name)
         spec = config["dimensions"][name]
@@ -174,7 +174,7 @@ def _check_scores(scores: Scores, where: str, config: Mapping) -> None:
         raise ModelInputError(f"{where}.likelihood", f"{scores.likelihood} is outside the matrix likelihood scale 1-{n_like}")
 
 
-def _matrix_coordinates(scores: Scores, config: Mapping) -> tuple[int, int]:
+def _matrix_coordinates(scores: Scores, config: Mapping[str, Any]) -> tuple[int, int]:
     """(likelihood, severity) as 1-based integers; default from probability and hazard level."""
     n_sev = len(config["matrix"]["severity_labels"])
     n_like = len(config["matrix"]["likelihood_codes"])
@@ -189,7 +189,7 @@ def _matrix_coordinates(scores: Scores, config: Mapping) -> tuple[int, int]:
     return likelihood, severity
 
 
-def _evaluate(matrix: np.ndarray, acceptable: np.ndarray, hazard: np.ndarray, like: np.ndarray, sev: np.ndarray, config: Mapping) -> dict:
+def _evaluate(matrix: np.ndarray, acceptable: np.ndarray, hazard: np.ndarray, like: np.ndarray, sev: np.ndarray, config: Mapping[str, Any]) -> dict[str, Any]:
     """Vectorised verdicts for n score vectors (matrix: n×4 in DIMENSIONS order)."""
     weights = np.array([config["dimensions"][d]["weight"] for d in DIMENSIONS])
     score = matrix @ weights
@@ -224,8 +224,17 @@ def _rank(score: np.ndarray, level: np.ndarray, sev: np.ndarray, prob: np.ndarra
     return rank
 
 
+class _Summary(TypedDict):
+    rows: int
+    acceptable: int
+    unacceptable: int
+    residual_unacceptable: int
+    by_level: dict[str, int]
+    warnings: int
+
+
 @register("risk-register", RegisterInput)
-def risk_register(data: RegisterInput) -> dict:
+def risk_register(data: RegisterInput) -> dict[str, Any]:
     """Risk register of seed 002: scores, matrix verdicts, controls, residual risk and ranking."""
     config = effective_config(data.settings)
     default_level = float(config["score"]["acceptable_score"])
@@ -274,18 +283,21 @@ def risk_register(data: RegisterInput) -> dict:
     levels = initial["levels"]
     verdicts = config["matrix"]["verdicts"]
     weights = [config["dimensions"][d]["weight"] for d in DIMENSIONS]
-    max_score = float(sum(w * config["dimensions"][d]["max"] for w, d in zip(weights, DIMENSIONS)))
+    max_score = float(sum(w * config["dimensions"][d]["max"] for w, d in zip(weights, DIMENSIONS, strict=True)))
 
     out_rows = []
-    summary = {"rows": n, "acceptable": 0, "unacceptable": 0, "residual_unacceptable": 0, "by_level": {lv: 0 for lv in levels}, "warnings": 0}
+    summary: _Summary = {"rows": n, "acceptable": 0, "unacceptable": 0, "residual_unacceptable": 0, "by_level": {lv: 0 for lv in levels}, "warnings": 0}
     for i, row in enumerate(rows):
         ok = bool(initial["ok"][i])
         level_name = levels[int(initial["cell_level"][i])]
-        summary["acceptable" if ok else "unacceptable"] += 1
+        if ok:
+            summary["acceptable"] += 1
+        else:
+            summary["unacceptable"] += 1
         summary["by_level"][level_name] += 1
         warnings = []
         measures = sorted(row.measures, key=lambda m: control_order[m.control])
-        controls_used = sorted({m.control for m in measures}, key=control_order.get)
+        controls_used = sorted({m.control for m in measures}, key=control_order.__getitem__)  # every control is in the order (sorted just above)
         if not ok and not measures:
             warnings.append("unacceptable risk without measures (field 12)")
         if not ok and measures and set(controls_used) <= low_order:
@@ -355,7 +367,7 @@ def risk_register(data: RegisterInput) -> dict:
         "ranking": ranking,
         "summary": summary,
         "settings": {
-            "weights": dict(zip(DIMENSIONS, weights)),
+            "weights": dict(zip(DIMENSIONS, weights, strict=True)),
             "acceptable_score": default_level,
             "severity_veto": config["score"]["severity_veto"],
             "combination": config["combination"]["rule"],

@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import signal, special, stats
 
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models.registry import ModelInputError, register
 
 CONFIG_TABLE = "epi"
@@ -46,7 +46,8 @@ QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
 
 
 def _config() -> dict[str, Any]:
-    return thaw(load_table(CONFIG_TABLE))["rt"]
+    rt: dict[str, Any] = thaw_table(load_table(CONFIG_TABLE))["rt"]
+    return rt
 
 
 # --------------------------------------------------------------------------- the method
@@ -68,11 +69,13 @@ def discr_si(k: Sequence[int] | np.ndarray, mu: float, sigma: float) -> np.ndarr
     b = sigma**2 / (mu - 1)
 
     def cdf(x: np.ndarray, shape: float) -> np.ndarray:
-        return stats.gamma.cdf(x, shape, scale=b)
+        values: np.ndarray = stats.gamma.cdf(x, shape, scale=b)  # scipy is untyped: an array for an array
+        return values
 
     res = (k * cdf(k, a) + (k - 2) * cdf(k - 2, a) - 2 * (k - 1) * cdf(k - 1, a)
            + a * b * (2 * cdf(k - 1, a + 1) - cdf(k - 2, a + 1) - cdf(k, a + 1)))
-    return np.maximum(res, 0.0)
+    w: np.ndarray = np.maximum(res, 0.0)
+    return w
 
 
 def overall_infectivity(total: np.ndarray, si: np.ndarray) -> np.ndarray:
@@ -164,7 +167,7 @@ def early_warning(t_start: Sequence[int], t_end: Sequence[int], lower: Sequence[
     run = 0
     first = None
     alarms = []
-    for s, e, lo in zip(t_start, t_end, lower):
+    for s, e, lo in zip(t_start, t_end, lower, strict=False):  # the caller's windows; as before, no length check
         run = run + 1 if lo > threshold else 0
         if run >= consecutive:
             alarms.append({"t_start": int(s), "t_end": int(e)})
@@ -241,14 +244,15 @@ def _validate(data: RtInput, cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarra
     else:
         if si_in.mean is None or si_in.mean <= 1:
             raise ModelInputError("serial_interval.mean", "the parametric SI needs a mean above 1 day")
+        assert si_in.sd is not None  # SerialInterval's validator requires sd with mean
         w = discr_si(np.arange(T), si_in.mean, si_in.sd)
     if (data.t_start is None) != (data.t_end is None):
         raise ModelInputError("t_start" if data.t_start is None else "t_end", "give t_start and t_end together")
-    if data.t_start is not None:
+    if data.t_start is not None and data.t_end is not None:  # both or neither (checked just above)
         if len(data.t_start) != len(data.t_end) or not data.t_start:
             raise ModelInputError("t_end", "t_start and t_end must have the same, non-zero length")
         ts, te = np.asarray(data.t_start), np.asarray(data.t_end)
-        for i, (s, e) in enumerate(zip(ts, te)):
+        for i, (s, e) in enumerate(zip(ts, te, strict=True)):  # same length (checked just above)
             if s < 2:
                 raise ModelInputError(f"t_start.{i}", "windows start on day 2 or later (day 1 is imported)")
             if e < s or e > T:
@@ -263,7 +267,7 @@ def _validate(data: RtInput, cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarra
 
 
 @register("rt", RtInput)
-def rt(data: RtInput) -> dict:
+def rt(data: RtInput) -> dict[str, Any]:
     """Rt by Cori et al. 2013 (EpiEstim): gamma posterior over sliding windows, 95 % CrI, early warning."""
     cfg = _config()
     w, ts, te, imported = _validate(data, cfg)
@@ -273,9 +277,10 @@ def rt(data: RtInput) -> dict:
     quantiles = tuple(sorted({*QUANTILES, lo_q, hi_q}))
     res = cori_rt(np.asarray(data.incidence, dtype=float), w, ts, te, imported=imported,
                   prior_mean=prior_mean, prior_sd=prior_sd, quantiles=quantiles)
-    estimates, skipped = [], []
+    estimates: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     min_window_cases = int(cfg["min_cases_in_window"])
-    for j, (s, e) in enumerate(zip(ts, te)):
+    for j, (s, e) in enumerate(zip(ts, te, strict=True)):
         if not res["estimable"][j]:
             skipped.append({"t_start": int(s), "t_end": int(e),
                             "reason": "window ends before the mean serial interval (EpiEstim drops it)"})

@@ -45,12 +45,12 @@ class ScoreInput(BaseModel):
     include_chart: bool = Field(default=False, description="also return the whole chart for this sex")
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("score")
 
 
 def outcome_risks(sex: str, region: str, age: float, smoker: bool, sbp: float, tc: float,
-                  table: Mapping) -> dict[str, float]:
+                  table: Mapping[str, Any]) -> dict[str, float]:
     """10-year risk (fraction) of fatal CHD and of fatal non-CHD CVD [CONROY]."""
     out = {}
     for outcome in OUTCOMES:
@@ -63,7 +63,7 @@ def outcome_risks(sex: str, region: str, age: float, smoker: bool, sbp: float, t
 
 
 def fatal_cvd_risk(sex: str, region: str, age: float, smoker: bool, sbp: float, tc: float,
-                   table: Mapping | None = None) -> float:
+                   table: Mapping[str, Any] | None = None) -> float:
     """10-year fatal CVD risk in percent, combined as configured (``sum`` per Conroy, or ``product``)."""
     table = table or _table()
     r = outcome_risks(sex, region, age, smoker, sbp, tc, table)
@@ -72,7 +72,7 @@ def fatal_cvd_risk(sex: str, region: str, age: float, smoker: bool, sbp: float, 
     return 100.0 * (r["chd"] + r["non_chd"])
 
 
-def category(risk_percent: float, table: Mapping) -> str:
+def category(risk_percent: float, table: Mapping[str, Any]) -> str:
     c = table["categories"]
     if risk_percent >= c["very_high"]:
         return "very_high"
@@ -81,7 +81,7 @@ def category(risk_percent: float, table: Mapping) -> str:
     return "moderate" if risk_percent >= c["moderate"] else "low"
 
 
-def relative_risk(sex: str, region: str, smoker: bool, sbp: float, tc: float, table: Mapping) -> float:
+def relative_risk(sex: str, region: str, smoker: bool, sbp: float, tc: float, table: Mapping[str, Any]) -> float:
     """Risk of the profile over the reference cell's risk, both at ``relative_reference_age``."""
     age = float(table["relative_reference_age"])
     ref = table["relative_reference"]
@@ -93,7 +93,7 @@ def _nearest(value: float, grid: list[float]) -> float:
     return min(grid, key=lambda g: (abs(g - value), g))
 
 
-def chart(sex: str, region: str, table: Mapping, relative: bool) -> dict[str, Any]:
+def chart(sex: str, region: str, table: Mapping[str, Any], relative: bool) -> dict[str, Any]:
     """The chart for one sex: rounded percent (absolute) or rounded relative risk per cell."""
     grid = table["chart"]
     sbps, tcs = list(grid["systolic_mmhg"]), list(grid["total_cholesterol_mmol_l"])
@@ -108,7 +108,7 @@ def chart(sex: str, region: str, table: Mapping, relative: bool) -> dict[str, An
     return out
 
 
-def _check(data: ScoreInput, table: Mapping) -> None:
+def _check(data: ScoreInput, table: Mapping[str, Any]) -> None:
     lim = table["plausibility"]
     if not lim["sbp_min"] <= data.systolic_mmhg <= lim["sbp_max"]:
         raise ModelInputError("systolic_mmhg", f"{data.systolic_mmhg:g} mmHg is not a possible systolic pressure "
@@ -127,18 +127,18 @@ def _check(data: ScoreInput, table: Mapping) -> None:
 
 
 @register("score", ScoreInput)
-def score(data: ScoreInput) -> dict:
+def score(data: ScoreInput) -> dict[str, Any]:
     """Original SCORE: 10-year fatal CVD risk (high-risk chart), relative risk for workers under 40."""
     table = _table()
     _check(data, table)
     region = data.region or table["default_region"]
-    args = (data.sex, region)
+    args: tuple[str, str] = (data.sex, region)
     values = (data.smoker, data.systolic_mmhg, data.total_cholesterol_mmol_l)
     result: dict[str, Any] = {"model": "SCORE (Conroy 2003)", "region": region, "sex": data.sex, "age": data.age,
                               "source": "Conroy RM et al. Eur Heart J 2003;24:987-1003; seed 000 §2.3.1.5, "
                                         "seed 002 fig. Б.7; configs/models/score.toml"}
     if data.age < table["age_min_absolute"]:
-        rr = relative_risk(*args, *values, table)
+        rr = relative_risk(*(args + values), table)
         raised = rr > table["relative"]["raised_above"]
         result.update({
             "kind": "relative",
@@ -151,8 +151,8 @@ def score(data: ScoreInput) -> dict:
                     "times higher it is than with no risk factors (ESC relative-risk chart)",
         })
     else:
-        r = outcome_risks(*args, data.age, *values, table)
-        risk = fatal_cvd_risk(*args, data.age, *values, table)
+        r = outcome_risks(*(args + (data.age,) + values), table)
+        risk = fatal_cvd_risk(*(args + (data.age,) + values), table)
         cat = category(risk, table)
         grid = table["chart"]
         cell = (_nearest(data.age, list(grid["ages"])), _nearest(data.systolic_mmhg, list(grid["systolic_mmhg"])),

@@ -38,9 +38,10 @@ for people with diabetes or established CVD [ESC21]; the output then carries a n
 from __future__ import annotations
 
 import math
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.models._config import load_table
@@ -67,11 +68,11 @@ class Score2Input(BaseModel):
     established_cvd: bool = Field(default=False, description="documented ASCVD (SCORE2 then does not apply)")
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("score2")
 
 
-def check_plausible(data: Score2Input, table: Mapping | None = None) -> None:
+def check_plausible(data: Score2Input, table: Mapping[str, Any] | None = None) -> None:
     """Refuse physiologically impossible or out-of-domain inputs (``ModelInputError``)."""
     table = table or _table()
     limits = table["plausibility"]
@@ -111,8 +112,13 @@ def check_plausible(data: Score2Input, table: Mapping | None = None) -> None:
         )
 
 
-def _linear_predictor(params: Mapping, cage, smoker, csbp, diabetes, ctc, chdl):
-    return (
+# the risk functions work on scalars (one worker) and on arrays (batch reports)
+_Num = float | NDArray[np.float64]
+
+
+def _linear_predictor(params: Mapping[str, Any], cage: _Num, smoker: _Num, csbp: _Num, diabetes: _Num, ctc: _Num,
+                      chdl: _Num) -> _Num:
+    lp: _Num = (
         params["cage"] * cage
         + params["smoking"] * smoker
         + params["csbp"] * csbp
@@ -125,9 +131,11 @@ def _linear_predictor(params: Mapping, cage, smoker, csbp, diabetes, ctc, chdl):
         + params["cage_ctc"] * cage * ctc
         + params["cage_chdl"] * cage * chdl
     )
+    return lp
 
 
-def _compute(model_key: str, sex: str, region: str, age, smoker, sbp, tc, hdl, diabetes, table: Mapping):
+def _compute(model_key: str, sex: str, region: str, age: _Num, smoker: _Num, sbp: _Num, tc: _Num, hdl: _Num,
+             diabetes: _Num, table: Mapping[str, Any]) -> tuple[_Num, _Num, _Num]:
     """Linear predictor, uncalibrated and calibrated risk (fractions); works on scalars and arrays."""
     model = table[model_key]
     params = model[sex]
@@ -145,7 +153,7 @@ def _compute(model_key: str, sex: str, region: str, age, smoker, sbp, tc, hdl, d
     return x, p0, p
 
 
-def category_for(age: float, risk_percent: float, table: Mapping | None = None) -> str:
+def category_for(age: float, risk_percent: float, table: Mapping[str, Any] | None = None) -> str:
     """ESC 2021 category code (``low_to_moderate`` / ``high`` / ``very_high``) for the age band."""
     table = table or _table()
     for band in table["categories"]:
@@ -158,7 +166,9 @@ def category_for(age: float, risk_percent: float, table: Mapping | None = None) 
     raise ModelInputError("age", f"no ESC risk category band covers age {age:g}")
 
 
-def score2_array(sex, age, smoker, systolic_mmhg, total_cholesterol_mmol_l, hdl_mmol_l, diabetes, region="very_high"):
+def score2_array(sex: ArrayLike, age: ArrayLike, smoker: ArrayLike, systolic_mmhg: ArrayLike,
+                 total_cholesterol_mmol_l: ArrayLike, hdl_mmol_l: ArrayLike, diabetes: ArrayLike,
+                 region: str = "very_high") -> NDArray[np.float64]:
     """Vectorised risk in percent for arrays of already-validated inputs (batch reports).
 
     ``sex`` is an array of "male"/"female" (or a bool array, True = male); ``region`` one
@@ -181,7 +191,7 @@ def score2_array(sex, age, smoker, systolic_mmhg, total_cholesterol_mmol_l, hdl_
 
 
 @register("score2", Score2Input)
-def score2(data: Score2Input) -> dict:
+def score2(data: Score2Input) -> dict[str, Any]:
     """SCORE2 / SCORE2-OP 10-year CVD risk with ESC 2021 region calibration and category."""
     table = _table()
     check_plausible(data, table)

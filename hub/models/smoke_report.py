@@ -33,14 +33,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.models._config import load_table, thaw
+from hub.models._config import load_table, thaw_table
 from hub.models.registry import ModelInputError, register
 
 CONFIG_TABLE = "smoke"
 
 
 def _config() -> dict[str, Any]:
-    return thaw(load_table(CONFIG_TABLE))
+    return thaw_table(load_table(CONFIG_TABLE))
 
 
 # --------------------------------------------------------------------------- PM rule
@@ -93,7 +93,8 @@ def detect_pm_events(
                 run = []
                 continue
             base = float(np.median(prior))
-        ratio_ok = pm1[i] is not None and x[i] > 0 and float(pm1[i]) / x[i] >= float(rule["fine_ratio"])
+        fine = pm1[i]
+        ratio_ok = fine is not None and x[i] > 0 and float(fine) / x[i] >= float(rule["fine_ratio"])
         if x[i] - base >= float(rule["exceedance_ugm3"]) and ratio_ok:
             run.append(i)
         else:
@@ -198,7 +199,8 @@ def violations_from_alarms(alarms: Sequence[Mapping[str, Any]], merge: timedelta
                 out.append(current)
             current = {"location": loc, "site": a.get("site"), "_t": a["_t"], "_last": a["_t"],
                        "alarms": 1, "sources": {a["source"]}}
-        out.append(current)
+        if current is not None:  # always: every location has at least one alarm
+            out.append(current)
     for v in out:
         v["start"] = v["_t"].isoformat()
         v["last_alarm"] = v["_last"].isoformat()
@@ -207,7 +209,7 @@ def violations_from_alarms(alarms: Sequence[Mapping[str, Any]], merge: timedelta
 
 
 @register("smoke-report", SmokeReportInput)
-def smoke_report(data: SmokeReportInput) -> dict:
+def smoke_report(data: SmokeReportInput) -> dict[str, Any]:
     """Smoke: detector and PM2.5 events → alarms with location → violations per location and period (seed 000 §2.4.1)."""
     cfg = _config()
     rule = cfg["pm_rule"]
@@ -239,7 +241,7 @@ def smoke_report(data: SmokeReportInput) -> dict:
         alarms.append({"_t": t, "time": t.isoformat(), "location": e.location, "site": e.site,
                        "source": "detector", "detector": e.detector})
     pm_events = []
-    for si, series in enumerate(data.pm_series):
+    for series in data.pm_series:
         samples = sorted(series.samples, key=lambda s: s.time)
         times = [local(s.time) for s in samples]
         found = detect_pm_events(times, [s.pm2_5_ugm3 for s in samples], [s.pm1_0_ugm3 for s in samples],

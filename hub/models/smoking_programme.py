@@ -71,14 +71,15 @@ class SmokingProgrammeInput(BaseModel):
         return self
 
 
-def _table() -> Mapping:
+def _table() -> Mapping[str, Any]:
     return load_table("smoking_programme")
 
 
-def penalty_step(count: int, table: Mapping) -> Mapping:
+def penalty_step(count: int, table: Mapping[str, Any]) -> Mapping[str, Any]:
     """The configured step for the ``count``-th violation within the window."""
     steps = sorted(table["penalties"], key=lambda s: s["from_violation"])
-    return [s for s in steps if s["from_violation"] <= count][-1]
+    step: Mapping[str, Any] = [s for s in steps if s["from_violation"] <= count][-1]
+    return step
 
 
 def _check(data: SmokingProgrammeInput) -> None:
@@ -104,7 +105,7 @@ def _check(data: SmokingProgrammeInput) -> None:
 
 
 @register("smoking-programme", SmokingProgrammeInput)
-def smoking_programme(data: SmokingProgrammeInput) -> dict:
+def smoking_programme(data: SmokingProgrammeInput) -> dict[str, Any]:
     """Seed 000 §2.4.1 programme: reminders, proposed penalties (bonus regulation) and incentives."""
     table = _table()
     _check(data)

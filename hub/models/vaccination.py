@@ -88,7 +88,7 @@ class VaccinationInput(BaseModel):
         return self
 
 
-def calendar_table() -> Mapping:
+def calendar_table() -> Mapping[str, Any]:
     """The vaccination calendar table (``configs/models/vaccination.toml``)."""
     return load_table("vaccination")
 
@@ -104,7 +104,7 @@ def _birthday(birth: date, years: int) -> date:
         return birth.replace(year=birth.year + years, day=28)
 
 
-def applicable(w: Worker, spec: Mapping, on: date) -> bool:
+def applicable(w: Worker, spec: Mapping[str, Any], on: date) -> bool:
     """Whether the calendar entry applies to the worker on that date (age, sex, groups)."""
     age = _age(w.birth_date, on)
     if not spec["age_min"] <= age <= spec["age_max"]:
@@ -124,7 +124,7 @@ def _season_start(on: date, mmdd: str) -> date:
     return start if on >= start else date(on.year - 1, month, day)
 
 
-def status(w: Worker, name: str, spec: Mapping, on: date, grace_days: int) -> dict[str, Any]:
+def status(w: Worker, name: str, spec: Mapping[str, Any], on: date, grace_days: int) -> dict[str, Any]:
     """Status of one worker for one vaccine on ``on`` (see module docstring)."""
     if not applicable(w, spec, on):
         return {"status": "not_applicable"}
@@ -153,7 +153,7 @@ def status(w: Worker, name: str, spec: Mapping, on: date, grace_days: int) -> di
 
 
 def _coverage(rows: list[dict[str, Any]], key: str, confidence: float) -> list[dict[str, Any]]:
-    cells: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    cells: dict[tuple[Any, Any], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
         if r["status"] == "not_applicable":
             continue
@@ -169,7 +169,7 @@ def _coverage(rows: list[dict[str, Any]], key: str, confidence: float) -> list[d
     return out
 
 
-def _incidence(data: VaccinationInput, cal: Mapping, names: list[str], grace: int, confidence: float) -> list[dict]:
+def _incidence(data: VaccinationInput, cal: Mapping[str, Any], names: list[str], grace: int, confidence: float) -> list[dict[str, Any]]:
     by_disease = {d: v for v in names for d in cal[v]["diseases"]}
     known = {w.worker: w for w in data.workers}
     assert data.period_start is not None and data.period_end is not None
@@ -192,17 +192,17 @@ def _incidence(data: VaccinationInput, cal: Mapping, names: list[str], grace: in
                 if status(w, vaccine, cal[vaccine], data.period_start, grace)["status"] == "covered"]
         n1, n0 = len(vacc), len(data.workers) - len(vacc)
         a = len(cases[disease] & set(vacc))
-        c = len(cases[disease]) - a
+        b = len(cases[disease]) - a  # unvaccinated cases
         total = len(data.workers)
         entry: dict[str, Any] = {
-            "disease": disease, "vaccine": vaccine, "population": total, "cases": a + c,
-            "risk": (a + c) / total, "vaccinated": n1, "vaccinated_cases": a, "unvaccinated": n0,
-            "unvaccinated_cases": c, "risk_vaccinated": a / n1 if n1 else None,
-            "risk_unvaccinated": c / n0 if n0 else None, "cases_outside_period": outside[disease],
+            "disease": disease, "vaccine": vaccine, "population": total, "cases": a + b,
+            "risk": (a + b) / total, "vaccinated": n1, "vaccinated_cases": a, "unvaccinated": n0,
+            "unvaccinated_cases": b, "risk_vaccinated": a / n1 if n1 else None,
+            "risk_unvaccinated": b / n0 if n0 else None, "cases_outside_period": outside[disease],
             "vaccinated_at": data.period_start.isoformat(),
         }
         if n1 and n0:
-            measures = es.two_by_two(a, n1, c, n0, confidence)
+            measures = es.two_by_two(a, n1, b, n0, confidence)
             entry["rr_vaccinated_vs_unvaccinated"] = measures["rr"]
             rr = measures["rr"]["estimate"]
             entry["vaccine_effectiveness"] = None if rr is None else 1.0 - rr
@@ -211,7 +211,7 @@ def _incidence(data: VaccinationInput, cal: Mapping, names: list[str], grace: in
 
 
 @register("vaccination", VaccinationInput)
-def vaccination(data: VaccinationInput) -> dict:
+def vaccination(data: VaccinationInput) -> dict[str, Any]:
     """Vaccination status, due/overdue lists, coverage per site and group, incidence vaccinated vs not (125н)."""
     table = calendar_table()
     cal = table["vaccines"]
