@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from hub_ingest import SITE, AckWatch, Kiosk, p99, report, start_hub  # noqa: E402  (bench/hub_ingest.py)
 
 from edge_agent.agent import KioskAgent  # noqa: E402
 from edge_agent.config import KioskConfig  # noqa: E402
 from firmware_bridges.evidence import load_or_create_key, public_key_of  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
-from hub_ingest import SITE, AckWatch, Kiosk, p99, report, start_hub  # noqa: E402  (bench/hub_ingest.py)
 from ohs_demo.broker import start_mosquitto  # noqa: E402
 from tests.foundation.helpers import exam_body  # noqa: E402
 

@@ -99,7 +99,7 @@ def build(path: Path, n: int, since: datetime) -> int:
     for start in range(0, n, 2000):
         store.commit_batch([(env, utc_now()) for env in envelopes[start:start + 2000]], [])
     decided = 0
-    for env, body in zip(envelopes, bodies):
+    for env, body in zip(envelopes, bodies, strict=True):
         if body["outcome"] != "admitted" and rng.random() < 0.5:
             medic.record_decision(store, str(env.event_id), medic="Петрова А. В., фельдшер", role="medic",
                                   decision="not_admitted", reason=None if body["outcome"] == "not_admitted"

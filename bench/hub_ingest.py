@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import paho.mqtt.client as mqtt  # noqa: E402
 import tomli_w  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from ingest import raw_rate  # noqa: E402  (bench/ingest.py: the bare paho publisher -> subscriber)
 
 from firmware_bridges.contract import Ack, make_envelope  # noqa: E402
 from firmware_bridges.evidence import GENESIS, public_key_of, seal  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
-from ingest import raw_rate  # noqa: E402  (bench/ingest.py: the bare paho publisher -> subscriber)
 from ohs_demo.broker import start_mosquitto  # noqa: E402
 from tests.foundation.helpers import exam_body  # noqa: E402
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -33,8 +32,8 @@ import tomli_w  # noqa: E402
 from edge_agent.agent import KioskAgent  # noqa: E402
 from edge_agent.config import KioskConfig  # noqa: E402
 from firmware_bridges.contract import make_envelope  # noqa: E402
-from ohs_demo.broker import free_port, start_mosquitto, wait_listening  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
+from ohs_demo.broker import free_port, start_mosquitto, wait_listening  # noqa: E402
 from tests.foundation.helpers import exam_body  # noqa: E402
 
 

@@ -185,7 +185,7 @@ async def run(workers: int, scale: float, seed: int, tmp: Path, phases: list[lis
     sim_time = 0.0  # simulated seconds since the shift-start queue formed
     queue = list(people)
     values_of = {w.worker_id: {**dict(zip(("systolic_mmhg", "diastolic_mmhg", "pulse_bpm"),
-                                          map(float, population.sample_bp(rng, w.age, w.sex, w.hypertensive)))),
+                                          map(float, population.sample_bp(rng, w.age, w.sex, w.hypertensive)), strict=True)),
                                "temperature_c": population.sample_temperature_c(rng, w.febrile),
                                "spo2_percent": float(population.sample_spo2(rng)),
                                "brac_mg_l": population.sample_brac_mg_l(rng, w.intoxicated)} for w in people}
@@ -285,8 +285,8 @@ async def run(workers: int, scale: float, seed: int, tmp: Path, phases: list[lis
     stats = wf.stats
     overhead = [s["busy_s"] - s["devices_s"] - s["worker_s"] for s in stats]
     device_real = [s["devices_s"] / scale for s in stats]
-    duration_real = [(s["devices_s"] + s["worker_s"]) / scale + o for s, o in zip(stats, overhead)]
-    first_pass = [d for d, s in zip(duration_real, stats)]
+    duration_real = [(s["devices_s"] + s["worker_s"]) / scale + o for s, o in zip(stats, overhead, strict=True)]
+    first_pass = [d for d, s in zip(duration_real, stats, strict=True)]
     decide_ms = [x for s in stats for x in s["decide_ms"]]
     outcomes = {o: sum(1 for s in stats if s["outcome"] == o) for o in ("admitted", "not_admitted", "needs_medic")}
     return {
@@ -296,8 +296,8 @@ async def run(workers: int, scale: float, seed: int, tmp: Path, phases: list[lis
         "peak_workers_per_hour": first_passes / ((peak_end or sim_time) / 3600.0),
         "duration_p50_s": pct(first_pass, 50), "duration_p95_s": pct(first_pass, 95),
         "device_p50_s": pct(device_real, 50), "device_p95_s": pct(device_real, 95),
-        "over_device_p50_s": pct([d - v for d, v in zip(duration_real, device_real)], 50),
-        "over_device_p95_s": pct([d - v for d, v in zip(duration_real, device_real)], 95),
+        "over_device_p50_s": pct([d - v for d, v in zip(duration_real, device_real, strict=True)], 50),
+        "over_device_p95_s": pct([d - v for d, v in zip(duration_real, device_real, strict=True)], 95),
         "overhead_p50_s": pct(overhead, 50), "overhead_p95_s": pct(overhead, 95), "overhead_max_s": max(overhead),
         "decide_p95_ms": pct(decide_ms, 95), "decide_max_ms": max(decide_ms),
         "mean_worker_s": statistics.mean(s["worker_s"] / scale for s in stats),

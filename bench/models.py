@@ -53,7 +53,7 @@ def workers_payload(groups: np.ndarray, c7: np.ndarray, c8: np.ndarray) -> dict:
     names = ("c1", "c2", "c3", "c4", "c5", "c6")
     assessments = []
     for i, row in enumerate(groups.tolist()):
-        criteria = dict(zip(names, row))
+        criteria = dict(zip(names, row, strict=True))
         criteria["c7"] = bool(c7[i])
         criteria["c8"] = bool(c8[i])
         assessments.append({"worker_id": f"w{i}", "year": 2024 + (i % 3), "exam": "periodic" if i % 10 else "preliminary", "criteria": criteria})

@@ -49,10 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from firmware_bridges.contract import ExamBody, TelemetryBody, make_envelope  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 from sqlalchemy.schema import CreateTable  # noqa: E402
 
+from firmware_bridges.contract import ExamBody, TelemetryBody, make_envelope  # noqa: E402
 from hub.db import baseline  # noqa: E402
 
 #: The indexes of the hub before this change (hub/store.py at 2fc69c0), for the "before" figures.
@@ -450,7 +450,7 @@ class LegacyReads:
         with self.lock:
             cursor = self.conn.execute(sql, tuple(params))
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def query_rows(self, sql, params=()):
         with self.lock:
@@ -561,7 +561,7 @@ def sizes(path: Path, counts: dict) -> dict:
     shared between the kinds by row count; exam_chain counted with the exams)."""
     conn = sqlite3.connect(path)
     by_table: dict[str, int] = {}
-    for name, table, size in conn.execute(
+    for _index, table, size in conn.execute(
             "SELECT d.name, coalesce(m.tbl_name, d.name), sum(d.pgsize) FROM dbstat d "
             "LEFT JOIN sqlite_schema m ON m.name = d.name GROUP BY d.name"):
         by_table[table] = by_table.get(table, 0) + size

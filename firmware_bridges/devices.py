@@ -323,7 +323,7 @@ __all__ = [
 ]
 
 
-_CONFIG_BY_KIND = {
+_CONFIG_BY_KIND: dict[str, type[DeviceConfig]] = {
     "alcotester": AlcotesterConfig,
     "badge_reader": BadgeReaderConfig,
     "particulate": ParticulateConfig,
@@ -335,7 +335,7 @@ _CONFIG_BY_KIND = {
 def parse_device_config(data: dict[str, Any]) -> DeviceConfig:
     """A dict (e.g. one TOML file, or one ``[[device]]`` table) → the config model for its ``kind``."""
     kind = data.get("kind")
-    model = _CONFIG_BY_KIND.get(kind)  # type: ignore[arg-type]
+    model = _CONFIG_BY_KIND.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ValueError(f"device 'kind' must be one of {sorted(_CONFIG_BY_KIND)}, got {kind!r}")
     return model.model_validate(data)

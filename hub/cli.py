@@ -184,10 +184,10 @@ def _kiosk(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> int:
     """``ohs-hub db upgrade|current``: the schema revision of the configured database (hub.db.migrate)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from hub.config import load_hub_config
     from hub.db import migrate
-
-    from sqlalchemy.exc import SQLAlchemyError
 
     config = load_hub_config(args.config)
     target = config.storage.target

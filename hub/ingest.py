@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from firmware_bridges.contract import ContractError, DOWNLINK_KINDS, RECORD_KINDS, Envelope, parse_uplink_raw, topic
+from firmware_bridges.contract import DOWNLINK_KINDS, RECORD_KINDS, ContractError, Envelope, parse_uplink_raw, topic
 from firmware_bridges.mqtt_settings import make_client
 from hub.config import HubConfig
 from hub.sequences import SequenceRanges

@@ -8,8 +8,8 @@ import time
 
 import uvicorn
 
-from hub.api import create_app
 from firmware_bridges.ports import free_port, wait_listening
+from hub.api import create_app
 from hub.config import ConfigError, HubConfig
 from hub.ingest import Ingest
 from hub.store import DeadLetterPolicy, Store

@@ -226,7 +226,7 @@ class _Reading(abc.ABC):
             cursor = conn.execute(sql, tuple(params))
             try:
                 names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row)) for row in cursor.fetchall()]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             finally:
                 cursor.close()
 

@@ -15,7 +15,6 @@ alarm state as unknown, never as normal.
 from __future__ import annotations
 
 import abc
-
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone

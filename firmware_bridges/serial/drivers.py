@@ -17,7 +17,6 @@ messages; a bad frame is skipped (resync), never turned into a reading.
 from __future__ import annotations
 
 import abc
-
 import asyncio
 import logging
 import re

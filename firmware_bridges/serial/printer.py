@@ -20,8 +20,13 @@ import termios
 import serial  # pyserial
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware_bridges.devices import (DeviceDisconnected, DeviceError, DeviceNotResponding, DeviceReportedError,
-                                      SerialSettings)
+from firmware_bridges.devices import (
+    DeviceDisconnected,
+    DeviceError,
+    DeviceNotResponding,
+    DeviceReportedError,
+    SerialSettings,
+)
 from firmware_bridges.serial import escpos
 
 log = logging.getLogger(__name__)

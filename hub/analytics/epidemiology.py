@@ -57,7 +57,7 @@ def kiosk_rates(store, settings, period: Period, site: str | None = None) -> dic
                 "bp_daily": []}
     overall = run_model("epi", {"exams": records})["kiosk"]
     by_day: dict[date, list[dict]] = defaultdict(list)
-    for e, r in zip(exams, records):
+    for e, r in zip(exams, records, strict=True):
         by_day[e.started_at.date()].append(r)
     alcohol_daily, bp_daily = [], []
     for day, day_records in sorted(by_day.items()):

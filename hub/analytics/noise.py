@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -45,7 +46,7 @@ def reading_durations(readings: list[sources.Reading], default_s: float) -> dict
     out = {}
     for sensor, ts in times.items():
         ts = sorted(set(ts))
-        gaps = [(b - a).total_seconds() for a, b in zip(ts, ts[1:]) if b > a]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ts) if b > a]
         out[sensor] = min(statistics.median(gaps), MAX_READING_S) if gaps else default_s
     return out
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-
 #: The analyses reach beyond the dates they are given (the longest lookback, 3660 days; Rt's episode
 #: history; night shifts): dates this close to the calendar's ends cannot be analysed (a bound of
 #: Python's date type, not a policy).

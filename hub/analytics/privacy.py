@@ -75,14 +75,14 @@ class Suppressor:
                 total = totals.get(key)
                 if total is not None and id(total) not in marked:
                     self._complement(rows, total, xs, marked)
-        for table, (n, xs) in EPI_TABLES.items():
+        for table, (_n, xs) in EPI_TABLES.items():
             for row in result.get(table) or []:
                 if id(row) in marked:
                     self.hide(row, (*xs, *RATES))
         hidden_days = {(r["site"], r["date"]) for r in result.get("febrile_by_day_site") or [] if r.get("suppressed")}
         for site, series in (result.get("febrile_daily") or {}).items():
             flags = [(site, d) in hidden_days for d in series.get("dates", [])]
-            series["febrile"] = [None if f else v for f, v in zip(flags, series.get("febrile", []))]
+            series["febrile"] = [None if f else v for f, v in zip(flags, series.get("febrile", []), strict=True)]
             series["suppressed"] = flags
 
     def _complement(self, rows: list[dict], total: dict, xs: tuple[str, ...], marked: dict[int, dict]) -> None:
@@ -106,11 +106,11 @@ class Suppressor:
         history = result.get("burn_in_days") or 0  # days before a window that still weigh in its estimate
         for site in result.get("sites") or []:
             examined, febrile, new = site.get("examined", []), site.get("febrile", []), site.get("new_febrile", [])
-            hide_febrile = [self.small(n, x) for n, x in zip(examined, febrile)]
-            hide_new = [h or self.small(n, x) for h, n, x in zip(hide_febrile, examined, new)]
-            site["febrile"] = [None if h else v for h, v in zip(hide_febrile, febrile)]
-            site["new_febrile"] = [None if h else v for h, v in zip(hide_new, new)]
-            site["suppressed"] = [a or b for a, b in zip(hide_febrile, hide_new)]
+            hide_febrile = [self.small(n, x) for n, x in zip(examined, febrile, strict=True)]
+            hide_new = [h or self.small(n, x) for h, n, x in zip(hide_febrile, examined, new, strict=True)]
+            site["febrile"] = [None if h else v for h, v in zip(hide_febrile, febrile, strict=True)]
+            site["new_febrile"] = [None if h else v for h, v in zip(hide_new, new, strict=True)]
+            site["suppressed"] = [a or b for a, b in zip(hide_febrile, hide_new, strict=True)]
             self.hidden += sum(site["suppressed"])
             rt = site.get("rt") or {}
             for estimate in rt.get("estimates") or []:

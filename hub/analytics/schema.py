@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS analytics_results (
     name TEXT NOT NULL, params TEXT NOT NULL, computed_at TEXT NOT NULL, duration_s REAL NOT NULL,

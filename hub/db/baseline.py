@@ -9,8 +9,20 @@ tables) and PostgreSQL 64-bit integers and identity keys.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint,
-                        Table, Text, UniqueConstraint, text)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
 #: 64-bit on PostgreSQL; INTEGER on SQLite (where only ``INTEGER PRIMARY KEY`` is the row id)
 BigInt = BigInteger().with_variant(Integer(), "sqlite")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy import create_engine
 
 
 def is_postgres(url: str) -> bool:

@@ -176,7 +176,7 @@ def observations(exam: StoredExam, ids: dict) -> list[dict]:
             else:
                 obs["valueQuantity"] = _quantity(float(m["value"]), unit)
             out.append(obs)
-    for attempt, parts in sorted(by_attempt.items()):
+    for _attempt, parts in sorted(by_attempt.items()):
         first = next(iter(parts.values()))
         obs = _observation(exam, "blood_pressure", first, ids)
         obs["category"] = _category("vital-signs")

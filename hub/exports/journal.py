@@ -172,7 +172,7 @@ def vitals(measured: dict[str, list[dict]], lang: str) -> str:
     sys_, dia = measured.get("systolic_mmhg", []), measured.get("diastolic_mmhg", [])
     parts = []
     if sys_ or dia:
-        pairs = [f"{_value(s, lang, 0)}/{_value(d, lang, 0)}" for s, d in zip(sys_, dia)]
+        pairs = [f"{_value(s, lang, 0)}/{_value(d, lang, 0)}" for s, d in zip(sys_, dia, strict=False)]
         parts.append(f"{t('bp', lang)} {' → '.join(pairs)} {t('mmhg', lang)}")
     for field, label, unit, decimals in (("pulse_bpm", "pulse", t("bpm", lang), 0),
                                          ("temperature_c", "temp", "°C", 1),

@@ -148,7 +148,7 @@ class _Layout:
         weights = list(section.widths or [1.0] * len(section.columns))
         total = sum(weights)
         widths = [self.inner * w / total for w in weights]
-        head = [wrap(c, self.bold, FONT_SIZE, w - 2 * PAD) for c, w in zip(section.columns, widths)]
+        head = [wrap(c, self.bold, FONT_SIZE, w - 2 * PAD) for c, w in zip(section.columns, widths, strict=True)]
         head_h = max(len(c) for c in head) * LEADING + 2 * PAD
         heading_h = (HEADER_SIZE + 6) if section.heading else 0
         if self.y - heading_h - head_h - LEADING - 2 * PAD < self.bottom:
@@ -159,7 +159,7 @@ class _Layout:
             self.y -= 4
         self.column_header(head, widths, head_h)
         for row in section.rows:
-            cells = [wrap(v, self.regular, FONT_SIZE, w - 2 * PAD) for v, w in zip(row, widths)]
+            cells = [wrap(v, self.regular, FONT_SIZE, w - 2 * PAD) for v, w in zip(row, widths, strict=True)]
             self.row(cells, widths, head, head_h)
         self.close_block()
         if section.note:
@@ -195,7 +195,7 @@ class _Layout:
 
     def cells(self, cells: list[list[str]], widths, h: float, font: str) -> None:
         x = MARGIN
-        for lines, w in zip(cells, widths):
+        for lines, w in zip(cells, widths, strict=True):
             if lines:
                 self.add(("lines", font, FONT_SIZE, x + PAD, self.y - PAD - FONT_SIZE, lines))
             x += w

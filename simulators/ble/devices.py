@@ -33,7 +33,6 @@ Faults (:class:`Faults`, selectable per run, ``--fault key=value`` in ``ohs-sim`
 from __future__ import annotations
 
 import abc
-
 import asyncio
 import logging
 from dataclasses import dataclass, fields

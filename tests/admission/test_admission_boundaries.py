@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from admission_testlib import APPROVED, at, bp, first, rules_fired, run
 
 # --- blood pressure ----------------------------------------------------------------------------

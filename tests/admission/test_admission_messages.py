@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from admission_testlib import APPROVED, RULES, at, bp, first, run
 
 SCENARIOS = {
@@ -59,7 +58,7 @@ def test_scenarios_cover_every_rule():
 def test_texts_are_complete(name):
     d = SCENARIOS[name]()
     assert d.reasons
-    for f, r in zip(d.fired, d.reasons):
+    for f, r in zip(d.fired, d.reasons, strict=True):
         for text in (r.ru, r.en):
             assert text and text != f.rule
             assert not re.search(r"\{|\}|None|\?\?", text), text
@@ -72,7 +71,7 @@ def test_texts_are_complete(name):
 def test_refusal_summary_says_why(name):
     d = SCENARIOS[name]()
     if d.outcome in ("not_admitted", "needs_medic"):
-        decisive = [r for f, r in zip(d.fired, d.reasons) if f.effect == d.outcome]
+        decisive = [r for f, r in zip(d.fired, d.reasons, strict=True) if f.effect == d.outcome]
         assert decisive
         # the decisive finding is in the headline text of both languages
         assert decisive[-1].en.split(".")[0] in d.summary["en"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from admission_testlib import NORMAL, RULES, first
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from admission_testlib import NORMAL, RULES, first
 from edge_agent.admission import decide
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

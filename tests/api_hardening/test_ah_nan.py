@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from hub.analytics.runner import save_result
 from hub.models.registry import ModelInputError, load_all, run_model
-from tests.api_hardening.ah_helpers import OHS, MEDIC, auth, hub_client
+from tests.api_hardening.ah_helpers import MEDIC, OHS, auth, hub_client
 
 ROOT = Path(__file__).resolve().parents[2]
 RT = {"incidence": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "serial_interval": {"mean": 2.6, "sd": 1.5}}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from firmware_bridges.ports import free_port, wait_listening
 from hub.analytics.runner import save_result
 from hub.api import create_app
-from firmware_bridges.ports import free_port, wait_listening
 from hub.store import Store
 from tests.api_hardening.ah_helpers import hub_config
 

@@ -20,7 +20,6 @@ from firmware_bridges.ble.sfloat import (
     sfloat_from_raw,
     sfloat_to_raw,
 )
-from firmware_bridges.ble.thermometer import parse_temperature_measurement
 from firmware_bridges.readings import DecodeError
 
 

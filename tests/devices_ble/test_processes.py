@@ -7,14 +7,12 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from simulators.ble import attach_adapter
 from simulators.ble.bleak_bumble import release_adapter
-from tests.devices_ble.conftest import PROFILE_FOR
 
 ROOT = Path(__file__).resolve().parents[2]
 

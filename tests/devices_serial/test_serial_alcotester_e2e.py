@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import os
+import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
 from devserial_helpers import alc_cfg, running  # noqa: E402
+
 from firmware_bridges.devices import (
     DeviceDisconnected,
     DeviceNotResponding,
@@ -48,7 +49,7 @@ async def _measure(faults="", sim_kw=None, cfg_kw=None, n=1, plan_kw=None):
 def test_full_test_reads_back_what_the_simulator_encoded():
     sim, rs = run(_measure(n=3, sim_kw={"intoxicated_share": 0.5}))
     assert len(rs) == len(sim.results) == 3
-    for r, res in zip(rs, sim.results):
+    for r, res in zip(rs, sim.results, strict=True):
         assert r.brac_mg_l == float(res.brac_mg_l)
         assert r.status["test_id"] == res.test_id
         assert r.status["blood_breath_ratio"] == "2000:1"

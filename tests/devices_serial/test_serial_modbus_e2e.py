@@ -4,14 +4,15 @@ pymodbus client → codec → Reading, with faults."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import os
 import shutil
+import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
 from devserial_helpers import noise_cfg, smoke_cfg, tcp_link  # noqa: E402
+
 from firmware_bridges.devices import (
     DeviceDisconnected,
     DeviceNotResponding,

@@ -16,8 +16,15 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from hub.exports import fhir, journal
-from tests.exports.export_helpers import (WORKERS, day_start, feed_standard, pdf_text, pdf_to_png, png_size,
-                                          start_fed_hub)
+from tests.exports.export_helpers import (
+    WORKERS,
+    day_start,
+    feed_standard,
+    pdf_text,
+    pdf_to_png,
+    png_size,
+    start_fed_hub,
+)
 from tests.medic.medic_helpers import ADMIN, MEDIC, OHS
 
 

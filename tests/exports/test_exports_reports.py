@@ -75,7 +75,7 @@ def test_risk_group_report_csv_matches_the_report_for_each_role(hub, artifacts_d
         for row in rows:
             block = reference["years"][row[0]]["periodic"]
             assert int(row[2]) == block["workers"]
-            for g, cell in zip("12345", row[3:8]):
+            for g, cell in zip("12345", row[3:8], strict=True):
                 count = block["distribution"][g]
                 assert cell == "скрыто" if count is None else cell.startswith(f"{count} (")
         averages = next(rows for title, rows in tables.items() if title.startswith("2."))[1:]

@@ -43,8 +43,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from edge_agent.config import KioskConfig  # noqa: E402
-from ohs_demo.broker import RunningBroker, free_port, mosquitto_binary, start_mosquitto, wait_listening  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
+from ohs_demo.broker import RunningBroker, free_port, mosquitto_binary, start_mosquitto, wait_listening  # noqa: E402
 from tests.foundation.helpers import exam_body, wait_until, write_toml  # noqa: E402, F401 (wait_until: re-exported to the fault tests)
 
 SITE = "plant-1"
@@ -587,7 +587,7 @@ def hub_exams(hub_db: Path | str, kiosk: str, site: str = SITE) -> list[dict]:
     rows = ro_rows(hub_db, "SELECT event_id, exam_id, seq, historical, kiosk_ts, received_at, worker_id, outcome "
                            "FROM exams WHERE site = ? AND kiosk = ? ORDER BY received_at", (site, kiosk))
     names = ("event_id", "exam_id", "seq", "historical", "kiosk_ts", "received_at", "worker_id", "outcome")
-    return [dict(zip(names, row)) for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def hub_exam_count(hub_db: Path | str, kiosk: str | None = None, site: str = SITE) -> int:

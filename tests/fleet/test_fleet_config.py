@@ -26,8 +26,8 @@ from edge_agent.admission import DEFAULT_RULES_PATH
 from hub.config import KioskKey
 from hub.service import HubService
 from tests.foundation.helpers import hub_config
-from tests.storage.backend import use_store_of_this_test
 from tests.kiosk_ui.kiosk_world import IVANOV, kiosk_world, run_async
+from tests.storage.backend import use_store_of_this_test
 
 ADMIN = "admin-token-0123456789"
 OHS = "ohs-token-0123456789ab"
@@ -122,8 +122,8 @@ def test_config_push_apply_report_reject_and_wait_for_idle(tmp_path, broker):
                     assert isinstance(item["clock_offset_s"], float) and not item["clock_skew"]
 
                     # the same retained message again (a reconnect) changes nothing
-                    applied_events = lambda: hub.store.scalar(
-                        "SELECT count(*) FROM events WHERE type = 'config_applied'")
+                    def applied_events():
+                        return hub.store.scalar("SELECT count(*) FROM events WHERE type = 'config_applied'")
                     await until(lambda: applied_events() == 1, what="config_applied event at the hub")
                     await runtime.apply_config(message)
                     assert runtime.pushed["running"] == "1" and runtime.pushed["pending"] is None

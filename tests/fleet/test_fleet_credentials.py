@@ -21,12 +21,12 @@ import pytest
 from edge_agent.agent import KioskAgent
 from firmware_bridges.contract import make_envelope
 from firmware_bridges.mqtt_settings import MqttSettings, make_client
-from ohs_demo.broker import mosquitto_binary, start_mosquitto
 from hub.cli import main as hub_cli
 from hub.config import load_hub_config
 from hub.fleet import FleetRegistry, render_acl
 from hub.service import HubService
 from hub.store import Store
+from ohs_demo.broker import mosquitto_binary, start_mosquitto
 from tests.foundation.helpers import exam_body, kiosk_config, wait_until, write_toml
 from tests.storage.backend import storage_url_toml, store_target, stored_bytes, use_store_of_this_test
 

@@ -6,12 +6,11 @@ import subprocess
 import time
 from pathlib import Path
 
-
 from edge_agent.agent import KioskAgent
 from firmware_bridges.contract import make_envelope
 from firmware_bridges.mqtt_settings import MqttSettings, make_client
-from ohs_demo.broker import start_mosquitto
 from hub.service import HubService
+from ohs_demo.broker import start_mosquitto
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until, write_test_pki
 
 ACL = Path(__file__).resolve().parents[2] / "configs" / "mosquitto" / "acl"

@@ -7,10 +7,17 @@ import uuid
 from datetime import datetime
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_bridges.contract import (
-    Ack, ContractError, Envelope, encode_envelope, make_envelope, parse_topic, parse_uplink, topic,
+    Ack,
+    ContractError,
+    encode_envelope,
+    make_envelope,
+    parse_topic,
+    parse_uplink,
+    topic,
 )
 from tests.foundation.helpers import exam_body
 

@@ -14,12 +14,11 @@ import uuid
 
 import httpx
 import paho.mqtt.client as mqtt
-import pytest
 
 from edge_agent.agent import KioskAgent
 from edge_agent.journal import Journal
-from ohs_demo.broker import free_port, wait_listening
 from hub.service import HubService
+from ohs_demo.broker import free_port, wait_listening
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until, write_toml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -28,8 +28,12 @@ from hypothesis import strategies as st
 
 from firmware_bridges.ble import PROFILES
 from firmware_bridges.ble.berrymed import BerryMedPacket
-from firmware_bridges.ble.blood_pressure import BloodPressureMeasurement, CuffPressure, parse_cuff_pressure
-from firmware_bridges.ble.blood_pressure import decode_cuff_pressure
+from firmware_bridges.ble.blood_pressure import (
+    BloodPressureMeasurement,
+    CuffPressure,
+    decode_cuff_pressure,
+    parse_cuff_pressure,
+)
 from firmware_bridges.ble.plausibility import check_plausible
 from firmware_bridges.ble.plx import Continuous, SpotCheck
 from firmware_bridges.ble.sfloat import (

@@ -13,8 +13,17 @@ from hub.api import create_app
 from hub.service import HubService
 from hub.store import Store
 from tests.foundation.helpers import hub_config, kiosk_config, wait_until
-from tests.medic.medic_helpers import (ADMIN, MEDIC, NORMAL, OHS, api_section, auth, exam_from_rules, put_exams,
-                                       store_config)
+from tests.medic.medic_helpers import (
+    ADMIN,
+    MEDIC,
+    NORMAL,
+    OHS,
+    api_section,
+    auth,
+    exam_from_rules,
+    put_exams,
+    store_config,
+)
 from tests.medic.test_med_delivery import Commands, start_kiosk
 
 PIN_HASH = "pbkdf2_sha256$50000$" + "ab" * 16 + "$" + "cd" * 32

@@ -14,8 +14,16 @@ from edge_agent.admission import load_rule_set
 from edge_agent.exam_state import ExamStateStore, StoredExam
 from firmware_bridges.devices import DeviceDisconnected
 from tests.async_helpers import run_async
-from tests.kiosk_resume.resume_helpers import (CARD, ScriptedDevices, breaths, clock_at, in_progress, journal_exams,
-                                               kiosk, script)
+from tests.kiosk_resume.resume_helpers import (
+    CARD,
+    ScriptedDevices,
+    breaths,
+    clock_at,
+    in_progress,
+    journal_exams,
+    kiosk,
+    script,
+)
 
 RULES = load_rule_set()
 

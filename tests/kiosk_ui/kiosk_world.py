@@ -7,8 +7,6 @@ mosquitto broker and (optionally) the hub in-process.
 
 from __future__ import annotations
 
-from tests.async_helpers import run_async as _run_async
-
 import asyncio
 import contextlib
 import uuid
@@ -24,10 +22,18 @@ from edge_agent.runtime import RuntimeSettings
 from edge_agent.workflow import ManualClock
 from firmware_bridges.evidence import load_or_create_key, public_key_of
 from simulators.ble.devices import Faults
-from simulators.kiosk_world import (KioskWorld, ScriptedCuff, ScriptedOximeter, ScriptedRng, ScriptedThermometer,
-                                    declarations, device_world)
+from simulators.kiosk_world import (
+    KioskWorld,
+    ScriptedCuff,
+    ScriptedOximeter,
+    ScriptedRng,
+    ScriptedThermometer,
+    declarations,
+    device_world,
+)
 from simulators.serial.alcotester import AlcotesterSim, AlcotesterSimConfig
 from simulators.serial.pty import PtyPort
+from tests.async_helpers import run_async as _run_async
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

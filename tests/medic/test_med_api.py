@@ -13,7 +13,16 @@ from hub import medic
 from hub.api import create_app
 from hub.store import Store
 from tests.medic.medic_helpers import (
-    ADMIN, MEDIC, MEDIC2, OHS, alcohol_confirmed, auth, normal, put_exams, severe_bp, store_config,
+    ADMIN,
+    MEDIC,
+    MEDIC2,
+    OHS,
+    alcohol_confirmed,
+    auth,
+    normal,
+    put_exams,
+    severe_bp,
+    store_config,
 )
 
 

@@ -20,8 +20,17 @@ from hub.config import HubConfig
 from hub.service import HubService
 from hub.store import Store
 from tests.foundation.helpers import hub_config, wait_until
-from tests.medic.medic_helpers import (MEDIC, MEDIC2, OHS, alcohol_confirmed, api_section, auth, put_exams,
-                                       severe_bp, store_config)
+from tests.medic.medic_helpers import (
+    MEDIC,
+    MEDIC2,
+    OHS,
+    alcohol_confirmed,
+    api_section,
+    auth,
+    put_exams,
+    severe_bp,
+    store_config,
+)
 from tests.medic.test_med_delivery import Commands, start_kiosk, stored_exam
 
 PIN = "246810"

@@ -78,7 +78,7 @@ def test_seed_definitions_pp_ip_prevalence():
 
 
 def strata(pop, rates):
-    return [{"stratum": k, "population": pop, "cases": round(r * pop)} for k, r in zip(("y", "m", "o"), rates)]
+    return [{"stratum": k, "population": pop, "cases": round(r * pop)} for k, r in zip(("y", "m", "o"), rates, strict=True)]
 
 
 def test_direct_and_indirect_standardisation_vectors():

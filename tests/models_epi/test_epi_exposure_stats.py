@@ -28,7 +28,7 @@ def test_webexpo_vector():
     assert out["p95"] == pytest.approx(116.23, abs=1e-2)
     assert out["am"] == pytest.approx(45.15, abs=1e-2)
     assert out["exceedance_fraction"] == pytest.approx(0.07462, abs=1e-5)
-    lim = {l["confidence"]: l for l in out["limits"]}
+    lim = {row["confidence"]: row for row in out["limits"]}
     assert lim[0.7]["k"] == pytest.approx(2.0347, abs=1e-4)
     assert lim[0.7]["p95_utl"] == pytest.approx(155.24, abs=1e-2)
     assert lim[0.95]["k"] == pytest.approx(3.0312, abs=1e-4)
@@ -77,7 +77,7 @@ def test_censored_mle_matches_generic_optimizer():
         cens = x < lod
         y = np.log(np.where(cens, lod, x))
 
-        def nll(p):
+        def nll(p, y=y, cens=cens):
             m, s = p[0], np.exp(p[1])
             return -(stats.norm.logpdf(y[~cens], m, s).sum() + stats.norm.logcdf(y[cens], m, s).sum())
 
@@ -108,7 +108,7 @@ def test_exceedance_limits_against_root_search():
         n = int(rng.integers(4, 25))
         t = float(rng.uniform(-1, 8))
         for g in (0.7, 0.95, 0.3, 0.05):
-            def f(d):
+            def f(d, t=t, n=n, g=g):
                 c = stats.nct.cdf(t, n - 1, d)
                 if np.isnan(c):  # scipy returns NaN for extreme δ (reference.md §5.3 note)
                     c = 1.0 if d < t else 0.0

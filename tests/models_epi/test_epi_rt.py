@@ -72,8 +72,10 @@ def independent_si(mean, sd, T):
     pdf = sps.gamma(a, scale=b).pdf
     w = [0.0]
     for k in range(1, T):
-        left = integrate.quad(lambda x: (1 - (k - x)) * pdf(x - 1), max(k - 1, 1), k, epsabs=1e-13, epsrel=1e-12)[0] if k > 1 else 0.0
-        right = integrate.quad(lambda x: (1 - (x - k)) * pdf(x - 1), max(k, 1), k + 1, epsabs=1e-13, epsrel=1e-12)[0]
+        left = integrate.quad(lambda x, k=k: (1 - (k - x)) * pdf(x - 1), max(k - 1, 1), k, epsabs=1e-13,
+                              epsrel=1e-12)[0] if k > 1 else 0.0
+        right = integrate.quad(lambda x, k=k: (1 - (x - k)) * pdf(x - 1), max(k, 1), k + 1, epsabs=1e-13,
+                               epsrel=1e-12)[0]
         w.append(left + right)
     return w
 
@@ -84,7 +86,7 @@ def independent_rt(incidence, si, window=7, prior_mean=5.0, prior_sd=5.0):
     local = list(incidence)
     imported = [0.0] * T
     imported[0], local[0] = local[0], 0.0
-    total = [l + i for l, i in zip(local, imported)]
+    total = [loc + imp for loc, imp in zip(local, imported, strict=True)]
     si = list(si) + [0.0] * max(0, T + 1 - len(si))
     lam = [None] + [sum(si[s] * total[t - s] for s in range(1, t + 1)) for t in range(1, T)]
     mean_si = sum(k * w for k, w in enumerate(si))
@@ -119,7 +121,7 @@ def test_matches_independent_implementation(case):
     out = run_model("rt", {"incidence": inc, "serial_interval": payload_si, "window": window})
     ref = independent_rt(inc, si, window)
     assert len(ref) == len(out["estimates"])
-    for (ts, te, mean, lo, hi), e in zip(ref, out["estimates"]):
+    for (ts, te, mean, lo, hi), e in zip(ref, out["estimates"], strict=True):
         assert (e["t_start"], e["t_end"]) == (ts, te)
         # The acceptance criterion is 3 significant digits (relative 5e-4); the two implementations
         # in fact agree to 1e-6 (the SI discretisations differ only by quadrature error).
@@ -212,7 +214,7 @@ def test_property_agrees_with_independent_loop(inc, window):
         assert s["cases"] == 0 or "infectious pressure" in s["reason"]
     ref = [r for r in ref if (r[0], r[1]) not in skipped]
     assert len(ref) == len(out["estimates"])
-    for (ts, te, mean, lo, hi), e in zip(ref, out["estimates"]):
+    for (_ts, _te, mean, lo, _hi), e in zip(ref, out["estimates"], strict=True):
         assert e["mean"] == pytest.approx(mean, rel=1e-9)
         assert e["lower"] == pytest.approx(lo, rel=1e-7)
         assert e["lower"] <= e["median"] <= e["upper"]

@@ -56,7 +56,7 @@ def test_rolling_median_baseline():
 
 def test_report_alarms_violations_periods():
     t, pm, pm1 = series([14, 70, 95, 60, 20] + [15] * 31)
-    samples = [{"time": a.isoformat(), "pm2_5_ugm3": b, "pm1_0_ugm3": c} for a, b, c in zip(t, pm, pm1)]
+    samples = [{"time": a.isoformat(), "pm2_5_ugm3": b, "pm1_0_ugm3": c} for a, b, c in zip(t, pm, pm1, strict=True)]
     out = run_model("smoke-report", {
         "pm_series": [{"location": "wc-2", "site": "plant-1", "samples": samples, "baseline_ugm3": 12}],
         "events": [

@@ -9,7 +9,7 @@ from hub.models.registry import ModelInputError, run_model
 
 def worker(wid, year, row, exam="periodic", **extra):
     names = ("c1", "c2", "c3", "c4", "c5", "c6")
-    return {"worker_id": wid, "year": year, "exam": exam, "criteria": dict(zip(names, row)), **extra}
+    return {"worker_id": wid, "year": year, "exam": exam, "criteria": dict(zip(names, row, strict=True)), **extra}
 
 
 ASSESSMENTS = [

@@ -25,7 +25,7 @@ def test_class_table(cls, category, levels):
     result = run_model("reproductive-risk", {"class": cls})
     assert result["class"] == cls
     assert result["category"] == category
-    assert result["measures"] == dict(zip(("information", "prevention", "reduction"), levels))
+    assert result["measures"] == dict(zip(("information", "prevention", "reduction"), levels, strict=True))
     assert result["risk_established"] == (cls.startswith("3") or cls == "4")
 
 

@@ -73,8 +73,8 @@ def test_relative_chart_reproduces_the_published_chart(sex, tolerance):
     chart = out["chart"]
     for key, rows in PUBLISHED_RELATIVE.items():
         computed = list(reversed(chart[key]))  # chart rows run SBP 120 -> 180
-        for got_row, want_row in zip(computed, rows):
-            for got, want in zip(got_row, want_row):
+        for got_row, want_row in zip(computed, rows, strict=True):
+            for got, want in zip(got_row, want_row, strict=True):
                 assert abs(got - want) <= tolerance, (key, computed, rows)
 
 

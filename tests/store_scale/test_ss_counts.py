@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from hub.api import create_app
 from hub.store import COUNT_CAP, Store
-from tests.store_scale.ss_helpers import OHS, MEDIC, bulk_exams, hub_config
+from tests.store_scale.ss_helpers import MEDIC, OHS, bulk_exams, hub_config
 
 N = 12_500  # 4 sites, 3 kiosks each
 

@@ -15,7 +15,15 @@ from firmware_bridges.devices import (
 from simulators.serial.alcotester import AlcotesterSim, AlcotesterSimConfig
 from simulators.serial.faults import FaultPlan
 from simulators.serial.pty import PtyPort
-from tests.supervisor.sup_helpers import alcotester, check_health_contract, run_async, running, state, supervised, wait_until
+from tests.supervisor.sup_helpers import (
+    alcotester,
+    check_health_contract,
+    run_async,
+    running,
+    state,
+    supervised,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -29,8 +29,8 @@ from tests.supervisor.sup_helpers import (
     supervised,
     wait_until,
 )
-from tests.supervisor.test_sup_ble import decl as ble_decl
 from tests.supervisor.test_sup_ble import ble_world
+from tests.supervisor.test_sup_ble import decl as ble_decl
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -113,7 +113,7 @@ class VictoriaMetrics:
         counted: Counter = Counter()
         for series in self.export(metric):
             labels = tuple(sorted((k, v) for k, v in series["metric"].items() if k != "__name__"))
-            for ts, value in zip(series["timestamps"], series["values"]):
+            for ts, value in zip(series["timestamps"], series["values"], strict=True):
                 counted[(labels, ts, value)] += 1
         return counted
 

@@ -15,7 +15,14 @@ from tests.foundation.helpers import hub_config, kiosk_config, wait_until
 from tests.reliability.helpers import incoming
 from tests.storage.backend import store_on_each_backend, use_store_of_this_test  # noqa: F401 — autouse: both back ends
 from tests.timeseries.helpers import (
-    BASE_MS, KIOSK, SITE, body, expected_samples, ingest_with_sink, invalid_count, sample_readings,
+    BASE_MS,
+    KIOSK,
+    SITE,
+    body,
+    expected_samples,
+    ingest_with_sink,
+    invalid_count,
+    sample_readings,
     telemetry_wire,
 )
 

@@ -7,8 +7,8 @@ first brings such a database's columns up to this layout).
 Revision ID: 0001
 Revises:
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from hub.db.baseline import SUPERSEDED_INDEXES, metadata
 
