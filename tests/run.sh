@@ -10,8 +10,7 @@
 #   socat      pseudo-terminal pairs for the serial-device tests
 #   iproute2, nftables   network namespaces and packet loss for the partition fault test
 #   faketime   a kiosk clock a day wrong, without touching the system clock
-#   victoria-metrics   the InfluxDB-compatible time-series server the telemetry sink is tested against
-#   victoria-metrics   the time-series store the telemetry tests write to (InfluxDB v2 write API)
+#   victoria-metrics   the InfluxDB-compatible time-series server the telemetry sink is tested against (v2 write API)
 #   postgresql the hub's second storage back end: the tests start throwaway servers (initdb, pg_ctl)
 #   fonts-dejavu-core   the Cyrillic font embedded in the PDF exports (hub/exports/fonts.py)
 #   poppler-utils   pdftoppm, which turns the exported PDFs into PNG pages in the export tests
