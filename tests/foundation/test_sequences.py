@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,6 +38,6 @@ def test_ranges_hold_exactly_the_added_set(seqs):
         ranges.add(seq)
     expected = set(seqs)
     assert {s for first, last in ranges.ranges for s in range(first, last + 1)} == expected
-    assert all(b[0] > a[1] + 1 for a, b in zip(ranges.ranges, ranges.ranges[1:], strict=True)), "ranges merged and ordered"
+    assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(ranges.ranges)), "ranges merged and ordered"
     ack = ranges.ack("s", "k", max_ranges=10_000)
     assert all(ack.covers(s) == (s in expected) for s in range(1, 302))
