@@ -157,7 +157,9 @@ def reproductive_sections(data: dict) -> list[Section]:
     programme = (data.get("programme") or {}).get("programme")
     if programme:
         result = data["programme"]
-        prog_rows = [[str(r["no"]), f"{r['measure']} [{r['section']}; {r['level_symbol']}; срок: {r['term']}]",
+        terms = {"short": "краткосрочный", "medium": "среднесрочный", "long": "долгосрочный"}
+        prog_rows = [[str(r["no"]), f"{r.get('measure_ru', r['measure'])} [{r.get('section_ru', r['section'])}; "
+                                    f"{r['level_symbol']}; срок: {terms.get(r['term'], r['term'])}]",
                       "", "", "", _cell(r["workers_involved"]) if r["workers_involved"] is not None else HIDDEN, ""]
                      for r in programme["rows"]]
         sections.append(Section(
@@ -165,5 +167,5 @@ def reproductive_sections(data: dict) -> list[Section]:
             f"{result['category_label']['ru']})",
             ["№", "Задача / мероприятие", "Исполнитель и соисполнители", "Срок", "Затраты и источник финансирования",
              "Число вовлечённых работников", "Ожидаемый результат (в т. ч. экономический эффект)"],
-            prog_rows, (1, 12, 4, 2, 4, 3, 4), f"Цель: {programme['goal']}. {programme['note']}."))
+            prog_rows, (1, 12, 4, 2, 4, 3, 4), f"Цель: {programme.get('goal_ru', programme['goal'])}. {programme.get('note_ru', programme['note'])}."))
     return sections

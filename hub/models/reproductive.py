@@ -97,18 +97,24 @@ def _programme(row: Mapping[str, Any], table: Mapping[str, Any], women_workers: 
         "prevention": "medical-preventive measures",
         "information": "informing about occupational risks, healthy lifestyle",
     }
+    groups_ru = table.get("measure_groups_ru", {})
+    section_ru = dict(zip(cfg["sections"], cfg.get("sections_ru", cfg["sections"]), strict=True))
     rows: list[dict[str, Any]] = []
     for group in ("reduction", "prevention", "information"):
         level = int(row[group])
         if level == 0:
             continue
         term = cfg["term_by_level"][level]
-        for measure in groups[group]:
+        words_ru = list(groups_ru.get(group, []))
+        for k, measure in enumerate(groups[group]):
             rows.append(
                 {
                     "no": len(rows) + 1,
                     "section": section_of[group],
+                    "section_ru": section_ru[section_of[group]],
                     "measure": measure,
+                    # seed 003's own wording (configs/models/reproductive.toml [measure_groups_ru])
+                    "measure_ru": words_ru[k] if len(words_ru) == len(groups[group]) else measure,
                     "measure_group": group,
                     "level": level,
                     "level_symbol": table["measure_levels"]["symbols"][level],
@@ -131,6 +137,9 @@ def _programme(row: Mapping[str, Any], table: Mapping[str, Any], women_workers: 
         "min_history_years": cfg["min_history_years"],
         "rows": rows,
         "note": "executor, deadline, costs and expected result are filled by the organisation (seed 003 appendix 3)",
+        "goal_ru": f"снизить профессиональный риск для репродуктивного здоровья работниц (категория: "
+                   f"{row['category_ru'].lower()})",
+        "note_ru": "исполнителя, срок, затраты и ожидаемый результат определяет организация (seed 003, приложение 3)",
     }
 
 

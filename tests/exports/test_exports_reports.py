@@ -105,6 +105,8 @@ def test_reproductive_programme_from_the_stored_assessments(hub, artifacts_dir):
     assert "3.2" in programme_title and len(programme) - 1 == len(model["programme"]["rows"])
     assert all(row[5] == "5" for row in programme[1:])
     assert [row[0] for row in programme[1:]] == [str(r["no"]) for r in model["programme"]["rows"]]
+    # the measures in seed 003's own Russian words, not the English summary of the table
+    assert any("герметизация" in row[1] for row in programme[1:]) and not any("sealing" in row[1] for row in programme)
     # 2025 alone: 2 workers in contact -> hidden for OHS (k = 5), shown to the medic
     ohs = sections(hub.get("/api/v1/reports/reproductive", OHS, format="csv", until_year=2025).text)
     ohs_classes = next(rows for title, rows in ohs.items() if title.startswith("1."))
