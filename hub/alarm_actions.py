@@ -17,6 +17,7 @@ from typing import Any
 
 from firmware_bridges.sqlite_tx import immediate_transaction
 from hub.analytics.schema import ensure_schema as ensure_alarm_schema
+from hub.store import RequestRefused
 
 ACTIONS = ("acknowledged", "cleared")
 NOTE_MAX = 500
@@ -40,12 +41,8 @@ STATE_SQL = {
 }
 
 
-class AlarmActionError(Exception):
+class AlarmActionError(RequestRefused):
     """A request the alarm register refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def ensure_schema(store) -> None:

@@ -15,12 +15,11 @@ from typing import Any
 
 from hub import final_outcome, risk_assessments, vaccinations, workers
 from hub.models.registry import ModelInputError, run_model
+from hub.store import RequestRefused
 
 
-class HealthPlanError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.field = status, field
+class HealthPlanError(RequestRefused):
+    """A request this module refuses (``status``: the HTTP status, ``field``: the input at fault)."""
 
 
 def plan_input(store, personnel_number: str, as_of: date) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from firmware_bridges.sqlite_tx import immediate_transaction
 from hub.models.registry import ModelInputError, run_model
 from hub.models.risk_register import RegisterRow, effective_config
+from hub.store import RequestRefused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS risk_register_rows (
@@ -42,12 +43,8 @@ CREATE TABLE IF NOT EXISTS risk_register_history (
 MAX_ROWS = 5000
 
 
-class RegisterError(Exception):
-    """A request the register refuses; ``status`` is the HTTP status, ``field`` the offending input."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.field = status, field
+class RegisterError(RequestRefused):
+    """A request this module refuses (``status``: the HTTP status, ``field``: the input at fault)."""
 
 
 def ensure_schema(store) -> None:

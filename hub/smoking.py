@@ -22,6 +22,7 @@ from hub import workers
 from hub.analytics.period import PeriodError
 from hub.analytics.runner import compute
 from hub.models.registry import ModelInputError, run_model
+from hub.store import RequestRefused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS smoking_participants (
@@ -53,10 +54,8 @@ class AttributionIn(BaseModel):
     personnel_number: str = Field(min_length=1, max_length=64)
 
 
-class SmokingError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.field = status, field
+class SmokingError(RequestRefused):
+    """A request this module refuses (``status``: the HTTP status, ``field``: the input at fault)."""
 
 
 def ensure_schema(store) -> None:

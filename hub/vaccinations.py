@@ -25,6 +25,7 @@ from firmware_bridges.sqlite_tx import immediate_transaction
 from hub import workers
 from hub.models.registry import ModelInputError, run_model
 from hub.models.vaccination import calendar_table
+from hub.store import RequestRefused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vaccination_records (
@@ -50,10 +51,8 @@ class RecordIn(BaseModel):
     note: str | None = Field(default=None, max_length=500, description="batch, clinic, diagnosis text")
 
 
-class VaccinationError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.field = status, field
+class VaccinationError(RequestRefused):
+    """A request this module refuses (``status``: the HTTP status, ``field``: the input at fault)."""
 
 
 def ensure_schema(store) -> None:

@@ -34,6 +34,7 @@ from hub.command_publisher import CommandPublisher
 from hub.config import IndividualNormsSection
 from hub.final_outcome import FINAL_OUTCOME_SQL
 from hub.final_outcome import ensure_schema as ensure_decisions_schema
+from hub.store import RequestRefused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workers (
@@ -89,10 +90,8 @@ class WorkerIn(BaseModel):
         return v
 
 
-class WorkerError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.field = status, field
+class WorkerError(RequestRefused):
+    """A request this module refuses (``status``: the HTTP status, ``field``: the input at fault)."""
 
 
 def ensure_schema(store) -> None:

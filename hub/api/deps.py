@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from hub.store import Store
+from hub.store import RequestRefused, Store
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -69,3 +69,8 @@ def require(*roles: str):
 
 #: Any authenticated role (medic, ohs or admin); anonymous callers only where api.anonymous_role is set.
 any_role = require("medic", "ohs", "admin")
+
+
+def refuse(error: RequestRefused) -> NoReturn:
+    """Answer a request a hub module refused with its status and detail (``{"message", "field"}``)."""
+    raise HTTPException(error.status, error.http_detail()) from None

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import risk_register_store as register
-from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_caller, get_store, require
+from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_caller, get_store, refuse, require
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1/risk-register", tags=["risk register"], responses=ERRORS)
@@ -36,9 +36,6 @@ class ChangedRow(BaseModel):
     row: dict[str, Any]
 
 
-def _refuse(error: register.RegisterError):
-    detail = {"message": str(error), "field": error.field} if error.field else str(error)
-    raise HTTPException(error.status, detail) from None
 
 
 @router.get("", summary="The register evaluated: rows with scores, matrix cells, residual risk, ranking, overdue "
@@ -49,7 +46,7 @@ def read_register(site: str | None = Query(None, pattern=SITE_PATTERN),
     try:
         return register.evaluate(store, site, as_of)
     except register.RegisterError as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.post("", status_code=201, summary="Add a register row (ohs, admin)")
@@ -57,7 +54,7 @@ def add_row(body: NewRow, store: Store = Depends(get_store), caller: Caller = De
     try:
         return register.create(store, body.site, body.row, caller.name, caller.role)
     except register.RegisterError as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.get("/{row_id}", summary="One register row as stored, with its change history (any role)")
@@ -65,7 +62,7 @@ def get_row(row_id: int = RowId, store: Store = Depends(get_store), caller: Call
     try:
         return register.get(store, row_id)
     except register.RegisterError as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.put("/{row_id}", summary="Change a register row: measures, status, residual scores (ohs, admin)")
@@ -74,7 +71,7 @@ def change_row(body: ChangedRow, row_id: int = RowId, store: Store = Depends(get
     try:
         return register.update(store, row_id, body.row, body.version, caller.name, caller.role)
     except register.RegisterError as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.delete("/{row_id}", summary="Retire a register row (the hazard is gone); its history stays (ohs, admin)")
@@ -83,4 +80,4 @@ def retire_row(row_id: int = RowId, store: Store = Depends(get_store),
     try:
         return register.retire(store, row_id, caller.name, caller.role)
     except register.RegisterError as error:
-        _refuse(error)
+        refuse(error)

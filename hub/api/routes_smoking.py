@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from hub import smoking
 from hub.analytics.settings import settings_for_hub
-from hub.api.deps import ERRORS, Caller, get_store, require
+from hub.api.deps import ERRORS, Caller, get_store, refuse, require
 from hub.store import Store
 from hub.workers import WorkerError
 
 router = APIRouter(prefix="/api/v1/smoking", tags=["smoking programme"], responses=ERRORS)
 
 
-def _refuse(error: Exception) -> None:
-    status, field = getattr(error, "status", 422), getattr(error, "field", None)
-    raise HTTPException(status, {"message": str(error), "field": field} if field else str(error)) from None
 
 
 @router.put("/participants/{personnel_number}", summary="A worker's smoking status in the programme (medic)")
@@ -33,7 +30,7 @@ def put_participant(body: smoking.ParticipantIn, personnel_number: str = Path(mi
     try:
         return smoking.set_participant(store, personnel_number, body, caller.name)
     except (smoking.SmokingError, WorkerError) as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.post("/attributions", status_code=201, summary="Name the worker an investigation found for a violation (ohs, admin)")
@@ -42,7 +39,7 @@ def attribute(body: smoking.AttributionIn, store: Store = Depends(get_store),
     try:
         return smoking.attribute(store, body, caller.name)
     except (smoking.SmokingError, WorkerError) as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.get("/programme", summary="Reminders, proposed penalties and incentives for the period (ohs, medic, admin)")
@@ -54,4 +51,4 @@ def programme(request: Request, site: str | None = Query(None, pattern=r"^[a-z0-
     try:
         return smoking.programme(store, settings_for_hub(request.app.state.config), site, first, last)
     except smoking.SmokingError as error:
-        _refuse(error)
+        refuse(error)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from hub import vaccinations
 from hub.analytics.privacy import Suppressor
-from hub.api.deps import ERRORS, Caller, get_caller, get_store, require
+from hub.api.deps import ERRORS, Caller, get_caller, get_store, refuse, require
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1", tags=["vaccination"], responses=ERRORS)
@@ -24,9 +24,6 @@ COVERAGE_TABLES = ("coverage", "coverage_by_site", "coverage_by_group")
 COUNTS = ("covered", "in_series", "due", "overdue", "exempt", "coverage", "coverage_lower", "coverage_upper")
 
 
-def _refuse(error: Exception) -> None:
-    status, field = getattr(error, "status", 422), getattr(error, "field", None)
-    raise HTTPException(status, {"message": str(error), "field": field} if field else str(error)) from None
 
 
 def coverage_only(result: dict[str, Any], k: int) -> dict[str, Any]:
@@ -62,7 +59,7 @@ def vaccination_picture(request: Request, site: str | None = Query(None, pattern
         result = vaccinations.picture(store, site, as_of or datetime.now(timezone.utc).date(), period_start,
                                       period_end)
     except vaccinations.VaccinationError as error:
-        _refuse(error)
+        refuse(error)
     if caller.role != "medic":
         return coverage_only(result, request.app.state.config.privacy.min_cell_size)
     store.audit(caller.name, caller.role, "read_vaccination", f"site {site or 'all'}",
@@ -77,7 +74,7 @@ def add_record(body: vaccinations.RecordIn, personnel_number: str = Number, stor
     try:
         return vaccinations.record(store, personnel_number, body.model_dump(mode="json"), caller.name)
     except (vaccinations.VaccinationError, vaccinations.workers.WorkerError) as error:
-        _refuse(error)
+        refuse(error)
 
 
 @router.get("/workers/{personnel_number}/vaccinations", summary="A worker's vaccination records (medic, audited)")

@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import health_plans, workers
-from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, refuse, require
 from hub.store import Store
 
 
@@ -48,9 +48,6 @@ class WorkersIn(BaseModel):
                                           description="hub.workers.WorkerIn entries; all stored or none")
 
 
-def _refuse(error: workers.WorkerError) -> None:
-    raise HTTPException(error.status, {"message": str(error), "field": error.field} if error.field else str(error)) \
-        from None
 
 
 def _wake(request: Request) -> None:
@@ -65,7 +62,7 @@ def put_workers(body: WorkersIn, request: Request, store: Store = Depends(get_st
     try:
         result = workers.upsert_workers(store, body.workers, caller.name)
     except workers.WorkerError as error:
-        _refuse(error)
+        refuse(error)
     _wake(request)
     return result
 
@@ -90,7 +87,7 @@ def get_worker(personnel_number: str = Number, store: Store = Depends(get_store)
     try:
         card = workers.worker(store, personnel_number)
     except workers.WorkerError as error:
-        _refuse(error)
+        refuse(error)
     if caller.role == "medic":
         store.audit(caller.name, caller.role, "read_worker", f"worker {personnel_number}", {})
     return card
@@ -102,7 +99,7 @@ def retire(request: Request, personnel_number: str = Number, store: Store = Depe
     try:
         card = workers.retire_worker(store, personnel_number, caller.name)
     except workers.WorkerError as error:
-        _refuse(error)
+        refuse(error)
     _wake(request)
     return card
 
@@ -114,7 +111,7 @@ def propose(request: Request, personnel_number: str = Number, store: Store = Dep
     try:
         proposal = workers.propose_norm(store, personnel_number, caller.name, request.app.state.config.individual_norms)
     except workers.WorkerError as error:
-        _refuse(error)
+        refuse(error)
     store.audit(caller.name, caller.role, "propose_norm", f"worker {personnel_number}", {"norm_id": proposal["id"]})
     return proposal
 
@@ -126,7 +123,7 @@ def approve(request: Request, personnel_number: str = Number, norm_id: int = Pat
     try:
         card = workers.approve_norm(store, personnel_number, norm_id, caller.name)
     except workers.WorkerError as error:
-        _refuse(error)
+        refuse(error)
     store.audit(caller.name, caller.role, "approve_norm", f"worker {personnel_number}", {"norm_id": norm_id})
     _wake(request)
     return card
@@ -141,7 +138,7 @@ def health_plan(personnel_number: str = Number, as_of: date | None = None,
     try:
         plan = health_plans.health_plan(store, personnel_number, as_of or datetime.now(timezone.utc).date())
     except (health_plans.HealthPlanError, workers.WorkerError) as error:
-        _refuse(error)
+        refuse(error)
     store.audit(caller.name, caller.role, "read_health_plan", f"worker {personnel_number}", {"format": format})
     if format == "json":
         return plan
