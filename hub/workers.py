@@ -104,7 +104,7 @@ def _now() -> str:
 
 def _bump(conn, site: str, at: str) -> None:
     conn.execute("INSERT INTO roster_versions (site, version, changed_at) VALUES (?, 1, ?) ON CONFLICT (site) DO "
-                 "UPDATE SET version = version + 1, changed_at = excluded.changed_at", (site, at))
+                 "UPDATE SET version = roster_versions.version + 1, changed_at = excluded.changed_at", (site, at))
 
 
 def upsert_workers(store, items: list[dict[str, Any]], actor: str) -> dict[str, Any]:

@@ -21,9 +21,9 @@ FIRE = {"code": "Х1", "factor": "топливо", "hazard": "пожар топ�
 
 
 @pytest.fixture
-def client(tmp_path):
-    config = store_config(tmp_path)
-    store = Store(config.storage.path)
+def client(tmp_path, hub_store_url):
+    config = store_config(tmp_path, hub_store_url)
+    store = Store(config.storage.target)
     with TestClient(create_app(config, store)) as client:
         yield client
     store.close()

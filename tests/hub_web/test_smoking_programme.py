@@ -14,9 +14,9 @@ from tests.medic.medic_helpers import ADMIN, MEDIC, OHS, auth, store_config
 
 
 @pytest.fixture
-def client(tmp_path):
-    config = store_config(tmp_path)
-    store = Store(config.storage.path)
+def client(tmp_path, hub_store_url):
+    config = store_config(tmp_path, hub_store_url)
+    store = Store(config.storage.target)
     with TestClient(create_app(config, store)) as client:
         staff = [{"personnel_number": f"W{n:05d}", "site": "plant-1", "full_name": f"Работник {n}",
                   "birth_date": "1990-01-01", "unit": "цех 1"} for n in (1, 2)]

@@ -20,9 +20,9 @@ def person(n: int, **extra) -> dict:
 
 
 @pytest.fixture
-def client(tmp_path):
-    config = store_config(tmp_path)
-    store = Store(config.storage.path)
+def client(tmp_path, hub_store_url):
+    config = store_config(tmp_path, hub_store_url)
+    store = Store(config.storage.target)
     with TestClient(create_app(config, store)) as client:
         staff = [person(i) for i in range(1, 8)] + [person(8, unit="лаборатория", groups=["health"])]
         assert client.put("/api/v1/workers", json={"workers": staff}, headers=auth(ADMIN)).status_code == 200

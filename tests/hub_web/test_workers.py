@@ -32,9 +32,9 @@ IVANOV = {"personnel_number": "W00701", "site": "plant-1", "full_name": "Ива�
 
 
 @pytest.fixture
-def client(tmp_path):
-    config = store_config(tmp_path)
-    store = Store(config.storage.path)
+def client(tmp_path, hub_store_url):
+    config = store_config(tmp_path, hub_store_url)
+    store = Store(config.storage.target)
     with TestClient(create_app(config, store)) as client:
         yield client, store
     store.close()

@@ -30,8 +30,13 @@ def api_section() -> dict:
     return {"port": 0, "tokens": TOKENS}
 
 
-def store_config(tmp_path) -> HubConfig:
-    return HubConfig.model_validate({"storage": {"path": str(tmp_path / "hub" / "hub.db")}, "api": api_section()})
+def store_config(tmp_path, store_url: str | None = None) -> HubConfig:
+    """A hub config on a SQLite file in tmp_path, or on ``store_url`` (a PostgreSQL database of the
+    ``hub_store_url`` fixture: the test then runs on each storage back end)."""
+    storage = {"path": str(tmp_path / "hub" / "hub.db")}
+    if store_url and "://" in store_url:
+        storage["url"] = store_url
+    return HubConfig.model_validate({"storage": storage, "api": api_section()})
 
 
 #: First attempts (minute 0) of reference.md §1.8 vectors, K1 normals elsewhere.

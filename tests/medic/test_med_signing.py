@@ -37,9 +37,9 @@ PIN = "246810"
 
 
 @pytest.fixture
-def tablet(tmp_path):
-    config = store_config(tmp_path)
-    store = Store(config.storage.path)
+def tablet(tmp_path, hub_store_url):
+    config = store_config(tmp_path, hub_store_url)
+    store = Store(config.storage.target)
     with TestClient(create_app(config, store)) as client:
         yield client, store
     store.close()
