@@ -234,6 +234,7 @@ def test_b_uplink_lost_then_back_nothing_lost_nothing_doubled(plant, artifacts_d
     assert not plant.site_watch.number(SYS_DROPPED), "the site broker dropped messages: the queue was too small"
 
 
+@pytest.mark.slow  # a second outage variant (~26 s); the default run keeps the hour-long cut of test_b
 def test_c_site_broker_restarts_during_the_outage(plant, artifacts_dir):
     started = time.monotonic()
     agent = _start(plant)
@@ -315,6 +316,7 @@ def test_c_site_broker_restarts_during_the_outage(plant, artifacts_dir):
         f"an exam made {oldest} s before the SIGTERM restart did not come from the site broker's persisted queue: "
         f"{restarts[0]}")
 
+@pytest.mark.slow  # the watchdog soak (~20 s); run with -m slow
 def test_d_bridge_handshakes_cut_by_the_remote_hang_and_the_watchdog_recovers(plant, artifacts_dir, tmp_path):
     """The central broker is down behind something that accepts TCP and closes it (a load balancer or TCP
     proxy with no backend): the bridge's TLS handshakes end in EOF for HANDSHAKE_EOF_S seconds. Debian 12's

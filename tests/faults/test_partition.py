@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults.harness import (
     FaultWindow,
     Partition,
@@ -38,6 +40,7 @@ LOSS_S = 10.0
 LOSS_PERCENT = 25
 
 
+@pytest.mark.slow  # a soak (~30 s): a cut and minutes of random loss; run with -m slow
 def test_partition_cut_then_random_loss_loses_and_doubles_nothing(parts, tmp_path, artifacts_dir):
     partition = skip_unavailable(lambda: Partition().setup())
     parts.on_close(partition.teardown)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults.harness import (
     Target,
     assert_admissions_went_on,
@@ -29,6 +31,7 @@ CHAOS_S = 24.0
 KIOSK = "kiosk-a1"
 
 
+@pytest.mark.slow  # a soak of random kills (~30 s); the default run kills each part once (test_faults, storage)
 def test_random_sigkills_of_kiosk_hub_and_broker_lose_and_double_nothing(parts, rng, tmp_path, artifacts_dir):
     broker = parts.broker()
     hub = parts.hub(hub_config(tmp_path, broker.host, broker.port))

@@ -17,7 +17,7 @@ from ohs_demo.broker import free_port
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.mark.parametrize("broker_kind", ["mosquitto", "amqtt"])
+@pytest.mark.parametrize("broker_kind", ["mosquitto", pytest.param("amqtt", marks=pytest.mark.slow)])
 def test_demo_brings_up_broker_hub_and_kiosk(tmp_path, broker_kind):
     port = free_port()
     demo = subprocess.Popen(
