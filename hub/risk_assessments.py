@@ -224,13 +224,10 @@ def worker_assessments(store: Store, worker_id: str) -> list[dict]:
         "SELECT * FROM risk_group_assessments WHERE worker_id = ? ORDER BY id", [worker_id])]
 
 
-def report(store: Store, *, since_year: int | None = None, until_year: int | None = None) -> dict:
-    """Distribution by final group, enterprise average score and dynamics by year — aggregates only.
-
-    The latest assessment per (worker, year, exam, nosology) counts; the group is the
-    physician's where decided, else the proposal (as the ``risk-group-report`` model does).
-    Worker ids are removed from the model's output: OHS sees counts, never who.
-    """
+def latest_assessments(store: Store, *, since_year: int | None = None, until_year: int | None = None,
+                       full: bool = False) -> list[dict]:
+    """The latest assessment per (worker, year, exam, nosology) in the years given, oldest first: the set
+    seed 004's final report counts. Medical rows: only aggregates built from them may leave the hub."""
     ensure_schema(store)
     where, params = [], []
     if since_year is not None:
@@ -246,10 +243,20 @@ def report(store: Store, *, since_year: int | None = None, until_year: int | Non
         f"AND b.nosology IS a.nosology) {clause} ORDER BY a.id",
         params,
     )
-    if not rows:
+    return [_row(r, full=full) for r in rows]
+
+
+def report(store: Store, *, since_year: int | None = None, until_year: int | None = None) -> dict:
+    """Distribution by final group, enterprise average score and dynamics by year — aggregates only.
+
+    The latest assessment per (worker, year, exam, nosology) counts; the group is the
+    physician's where decided, else the proposal (as the ``risk-group-report`` model does).
+    Worker ids are removed from the model's output: OHS sees counts, never who.
+    """
+    parsed = latest_assessments(store, since_year=since_year, until_year=until_year)
+    if not parsed:
         return {"workers": 0, "assessments": 0, "years": {}, "enterprise_average_score": {}, "dynamics": [],
                 "distribution_latest_year": None, "source": "seed 004 (risk-group methodology): final report"}
-    parsed = [_row(r, full=False) for r in rows]
     columns: dict[str, list] = {name: [] for name in (
         "year", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "worker_id", "exam", "nosology",
         "physician_group", "physician_reason")}

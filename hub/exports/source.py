@@ -110,14 +110,5 @@ def _attach_decisions(store, exams: list[StoredExam], decided_since: datetime) -
 
 
 def latest_assessments(store, *, since_year: int | None, until_year: int | None) -> list[dict]:
-    """The latest risk-group assessment per (worker, year, exam, nosology) — the set seed 004's report
-    counts (hub.risk_assessments.report) — each read through :func:`hub.risk_assessments.get_assessment`.
-    Medical rows: only aggregates built from them leave the hub."""
-    risk_assessments.ensure_schema(store)
-    latest = store.query(
-        "SELECT a.id, a.year FROM risk_group_assessments a WHERE a.id = (SELECT max(b.id) FROM "
-        "risk_group_assessments b WHERE b.worker_id = a.worker_id AND b.year = a.year AND b.exam = a.exam "
-        "AND b.nosology IS a.nosology) ORDER BY a.id")
-    ids = [row for row in latest if (since_year is None or row["year"] >= since_year)
-           and (until_year is None or row["year"] <= until_year)]
-    return [risk_assessments.get_assessment(store, row["id"]) for row in ids]
+    """The assessments seed 004's report counts (:func:`hub.risk_assessments.latest_assessments`), whole."""
+    return risk_assessments.latest_assessments(store, since_year=since_year, until_year=until_year, full=True)
