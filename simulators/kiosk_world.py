@@ -353,6 +353,11 @@ class WarpClock:
             self._offset += (time.monotonic() - self._warp_since) * (self.speed - 1.0)
             self._warp_since = None
 
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward at once (a test's manual clock: with ``speed=1`` nothing else moves
+        it faster than the wall clock, so a countdown ends exactly when the test says)."""
+        self._offset += max(0.0, float(seconds))
+
     async def sleep_until(self, when: datetime) -> None:
         while True:
             delay = (when - self.now()).total_seconds()

@@ -75,8 +75,8 @@ port = 0
 
 def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker):
     """The devices measure the worker at the kiosk: a sober worker is admitted; an
-    intoxicated one is sent to the re-test, comes back when the countdown ends (the clock
-    warps meanwhile) and is confirmed not admitted at minute ≥ 15 (rules: alcohol)."""
+    intoxicated one is sent to the re-test, comes back when the countdown ends (the test
+    moves the clock) and is confirmed not admitted at minute ≥ 15 (rules: alcohol)."""
     from edge_agent.runtime import parse_runtime_config
     from simulators import population
     from simulators.kiosk_world import PERSON_SIMS, Workforce, device_world, roster_entry, simulation_settings
@@ -92,7 +92,9 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
     drunk = population.sample_worker(rng, 2, intoxicated_share=1.0, febrile_share=0.0, hypertensive_share=0.0)
 
     async def scenario():
-        clock = WarpClock(speed=100)  # a 15-min countdown lasts 9 s: longer than a visit on a loaded machine
+        # a manual clock: it runs at wall speed (nothing warps it) and the test moves it past the
+        # countdown itself, so a loaded machine changes no minute of the exam
+        clock = WarpClock(speed=1)
         async with device_world(config, settings, clock=clock, tmp=tmp_path / "k", speed=40,
                                 ble_factories=PERSON_SIMS,
                                 roster=[roster_entry(w, rng) for w in (sober, drunk)]) as world:
@@ -105,23 +107,18 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
                 ok = await workforce.visit(client, sober)
                 assert ok.outcome == "admitted", world.workflow.finished[-1]["reasons"]
                 assert workforce._next_worker() is sober  # the re-test is not due yet: the drunk one waits
-                deadline = time.monotonic() + 15
-                while clock.now() < first.retest_due and time.monotonic() < deadline:
-                    await workforce._sleep(0.05)
+                clock.advance((first.retest_due - clock.now()).total_seconds() + 30)  # minute 15.5 or so
                 assert workforce._next_worker() is drunk  # countdown ended: back to the kiosk
                 await workforce._wait_idle(client)
                 second = await workforce.visit(client, drunk)
             body = world.workflow.finished[-1]
-            assert body["worker"]["personnel_number"] == drunk.worker_id
+            assert body["worker"]["personnel_number"] == drunk.worker_id, (second, world.workflow.view)
             minutes = [a["minute"] for a in body["attempts"]]
-            assert minutes[0] == 0 and minutes[-1] >= 15, minutes
-            # the accelerated clock can overshoot the 15–20 min window on a loaded machine: then the
-            # rules must hand the worker to the medic (alcohol.window), never admit
-            if minutes[-1] <= 20:  # the confirmation decides: refused, or the medic when it does not confirm
-                assert second.outcome in ("not_admitted", "needs_medic"), body["fired"]
-                assert any(f["rule"] == "alcohol" and f["effect"] == second.outcome for f in body["fired"]), body["fired"]
-            else:
-                assert second.outcome == "needs_medic" and "alcohol.window" in {f["rule"] for f in body["fired"]}
+            assert minutes[0] == 0 and 15 <= minutes[-1] <= 20, minutes
+            # the confirmation decides: refused, or the medic when the second test does not confirm
+            assert second.outcome == body["outcome"] and second.outcome in ("not_admitted", "needs_medic"), \
+                (second, body["outcome"], body["fired"])
+            assert any(f["rule"] == "alcohol" and f["effect"] == second.outcome for f in body["fired"]), body["fired"]
             brac = [m["value"] for m in body["measurements"] if m["field"] == "brac_mg_l"]
             assert len(brac) >= 2 and min(brac) >= 0.05, brac
             assert {m["device_model"] for m in body["measurements"]} >= {"SIM-alc"}
