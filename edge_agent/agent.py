@@ -28,7 +28,7 @@ from edge_agent.journal import Journal, JournalRecord
 from edge_agent.uplink import Uplink
 from firmware_bridges.contract import BODY_MODELS, RECORD_KINDS
 
-log = logging.getLogger("edge_agent")
+log = logging.getLogger(__name__)
 
 
 class RecordRejected(ValueError):

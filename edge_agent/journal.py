@@ -47,7 +47,7 @@ from firmware_bridges.contract import RECORD_KINDS, Ack
 from firmware_bridges.evidence import GENESIS
 from firmware_bridges.sqlite_tx import immediate_transaction
 
-log = logging.getLogger("edge_agent.journal")
+log = logging.getLogger(__name__)
 
 
 class JournalFull(OSError):

@@ -55,7 +55,7 @@ from firmware_bridges.readings import Reading
 from firmware_bridges.serial import escpos
 from firmware_bridges.serial.printer import PrinterSettings, ReceiptPrinter
 
-log = logging.getLogger("edge_agent.runtime")
+log = logging.getLogger(__name__)
 
 RUNTIME_TABLES = ("workflow", "screen", "roster", "slip", "environment")
 

@@ -43,7 +43,7 @@ from edge_agent.journal import Journal, JournalRecord
 from firmware_bridges.contract import Ack, encode_envelope, make_envelope, topic
 from firmware_bridges.mqtt_settings import make_client
 
-log = logging.getLogger("edge_agent.uplink")
+log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
 

@@ -38,7 +38,7 @@ from hub.config import HubConfig
 from hub.sequences import SequenceRanges
 from hub.store import BatchResult, Store, utc_now
 
-log = logging.getLogger("hub.ingest")
+log = logging.getLogger(__name__)
 
 #: How many contested sequences one ack lists besides those of the batch that triggered it.
 ACK_CONTESTED_RECENT = 64

@@ -14,7 +14,7 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Ingest
 from hub.store import DeadLetterPolicy, Store
 
-log = logging.getLogger("hub")
+log = logging.getLogger(__name__)
 
 
 class HubService:

@@ -55,7 +55,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from influxdb_client import Point, WritePrecision
 
-log = logging.getLogger("hub.timeseries")
+log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 QUEUE_FILE = "timeseries-queue.db"

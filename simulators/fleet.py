@@ -45,7 +45,7 @@ from edge_agent.config import KioskConfig
 from simulators import population
 from simulators.kiosk import scripted_exam
 
-log = logging.getLogger("simulators.fleet")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

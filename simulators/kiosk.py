@@ -33,7 +33,7 @@ from firmware_bridges.configfile import ConfigError
 from firmware_bridges.logsetup import configure_logging
 from simulators import population
 
-log = logging.getLogger("simulators.kiosk")
+log = logging.getLogger(__name__)
 
 MEASURED = ("systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "spo2_percent", "brac_mg_l")
 DEVICE_OF = {

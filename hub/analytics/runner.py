@@ -33,7 +33,7 @@ from hub.analytics.settings import AnalyticsSettings
 from hub.analytics.smoke import smoke_violations
 from hub.analytics.workplaces import load_workplaces_file
 
-log = logging.getLogger("hub.analytics")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

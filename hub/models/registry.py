@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-log = logging.getLogger("hub.models")
+log = logging.getLogger(__name__)
 
 
 class ModelInputError(ValueError):
