@@ -7,14 +7,11 @@ nothing itself and fails with a clear message when the binary is missing.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from ohs_demo.broker import mosquitto_binary, start_mosquitto  # noqa: E402
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
-from devserial_helpers import alc_cfg, running  # noqa: E402
 
 from firmware_bridges.devices import (
     DeviceDisconnected,
@@ -22,6 +18,7 @@ from firmware_bridges.serial.drivers import AlcotesterDriver
 from simulators.serial.alcotester import AlcotesterSim, AlcotesterSimConfig
 from simulators.serial.faults import FaultPlan
 from simulators.serial.pty import PtyPort
+from tests.devices_serial.devserial_helpers import alc_cfg, running
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
-from devserial_helpers import alc_cfg, noise_cfg, tcp_link  # noqa: E402
-
 from firmware_bridges.__main__ import main as decode_main
 from firmware_bridges.modbus.drivers import NoisePoller
 from firmware_bridges.serial.drivers import AlcotesterDriver
+from tests.devices_serial.devserial_helpers import alc_cfg, noise_cfg, tcp_link
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable

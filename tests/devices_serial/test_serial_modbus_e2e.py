@@ -4,14 +4,9 @@ pymodbus client → codec → Reading, with faults."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
-from devserial_helpers import noise_cfg, smoke_cfg, tcp_link  # noqa: E402
 
 from firmware_bridges.devices import (
     DeviceDisconnected,
@@ -25,6 +20,7 @@ from firmware_bridges.devices import (
 from firmware_bridges.modbus.drivers import NoisePoller, SmokePoller
 from simulators.modbus.server import ModbusDeviceSim, ModbusSimConfig
 from simulators.serial.faults import FaultPlan
+from tests.devices_serial.devserial_helpers import noise_cfg, smoke_cfg, tcp_link
 
 pytestmark = pytest.mark.timeout(30)
 

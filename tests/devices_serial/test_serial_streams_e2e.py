@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))  # helpers module; works in any pytest import mode
-from devserial_helpers import badge_cfg, collect, collect_for, pms_cfg, running  # noqa: E402
 
 from firmware_bridges.devices import DeviceDisconnected, DeviceNotResponding, DeviceProtocolError
 from firmware_bridges.serial.drivers import BadgeReaderDriver, ParticulateDriver
 from simulators.serial.faults import FaultPlan
 from simulators.serial.pty import PtyPort
 from simulators.serial.streams import BadgeSim, BadgeSimConfig, PmsSim, PmsSimConfig
+from tests.devices_serial.devserial_helpers import badge_cfg, collect, collect_for, pms_cfg, running
 
 pytestmark = pytest.mark.timeout(30)
 CARDS = [6102437, 12345678, 4000000000]

@@ -39,8 +39,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from edge_agent.config import KioskConfig  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
