@@ -43,6 +43,8 @@ from pydantic import (
     model_validator,
 )
 
+from firmware_bridges.readings import ExamMeasurementField
+
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "ohs/v1"
 RECORD_KINDS = ("exam", "telemetry", "event")
@@ -122,15 +124,7 @@ def parse_topic(name: str) -> tuple[str, str, str]:
 class Measurement(_Open):
     """One reading taken during an exam, in the shared reading vocabulary."""
 
-    field: Literal[
-        "temperature_c",
-        "systolic_mmhg",
-        "diastolic_mmhg",
-        "mean_arterial_mmhg",
-        "pulse_bpm",
-        "spo2_percent",
-        "brac_mg_l",
-    ]
+    field: ExamMeasurementField
     value: float | None = Field(description="null when the device marked the value invalid")
     invalid_reason: str | None = None
     attempt: int = Field(default=1, ge=1, description="1 for the first measurement, 2.. for re-tests")
@@ -186,6 +180,34 @@ class IdentityPhoto(_Strict):
         return self
 
 
+class FatigueAnswer(_Strict):
+    """One screening item as the worker saw it, with the answer tapped."""
+
+    item: str = Field(min_length=1, max_length=40)
+    instrument: str = Field(min_length=1, max_length=40)
+    ru: str = Field(min_length=1, max_length=500)
+    en: str = Field(min_length=1, max_length=500)
+    value: int = Field(ge=0, le=100)
+    answer_ru: str | None = Field(default=None, max_length=200, description="the anchor's label, if the scale has one")
+    answer_en: str | None = Field(default=None, max_length=200)
+
+
+class FatigueScreen(_Open):
+    """The optional fatigue / stress screening at admission (seed 002 B.3.3.5; instruments and
+    cut-offs in ``configs/models/fatigue_screening.toml``). Medic-only data (323-FZ art. 13):
+    never shown to OHS. It changes the outcome only where the kiosk is configured to
+    (``affects_outcome``)."""
+
+    instruments: list[str] = Field(min_length=1, max_length=10)
+    answers: list[FatigueAnswer] = Field(min_length=1, max_length=40)
+    results: dict[str, dict[str, Any]] = Field(description="per instrument: score, band {ru, en}, positive, cut_off, source")
+    positive: list[str] = Field(default_factory=list)
+    action: Literal["none", "inform_medic", "needs_medic"]
+    affects_outcome: bool = Field(default=False, description="a positive screen held the worker for the medic "
+                                  "because the kiosk is configured so (default: information only)")
+    source: str = Field(min_length=1)
+
+
 class ExamBody(_Open):
     """One pre-shift (or other) exam: enough for every column of the exam journal
     (``shared/domain/reference.md`` §1.6)."""
@@ -204,6 +226,7 @@ class ExamBody(_Open):
     chain: ChainSeal | None = Field(default=None, description="per-kiosk hash chain, Ed25519-signed")
     identity_photos: list[IdentityPhoto] = Field(default_factory=list, max_length=4,
                                                  description="kiosk camera photos (optional; medic-only)")
+    fatigue: FatigueScreen | None = Field(default=None, description="fatigue / stress screening (optional; medic-only)")
 
     @model_validator(mode="after")
     def _refusal_says_why(self) -> "ExamBody":

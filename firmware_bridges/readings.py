@@ -14,7 +14,7 @@ device libraries.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,13 @@ READING_FIELDS: dict[str, str] = {
     "noise_dba": "dB(A)",
     "smoke_obscuration_pct_ft": "%/ft",
 }
+
+#: The vital signs of an admission exam (831н/835н: blood pressure and pulse, temperature, SpO2, breath
+#: alcohol): the one list the kiosk's rules and records, the hub's exports and the simulators use.
+VitalField = Literal["systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "spo2_percent", "brac_mg_l"]
+VITAL_FIELDS: tuple[str, ...] = get_args(VitalField)
+#: What an exam record may hold as a measurement: the vital signs and the cuff's mean arterial pressure.
+ExamMeasurementField = Literal[VitalField, "mean_arterial_mmhg"]
 
 DeviceKind = Literal[
     "thermometer",

@@ -31,11 +31,12 @@ from edge_agent.config import load_kiosk_config
 from edge_agent.journal import JournalFull, TelemetryShed
 from firmware_bridges.configfile import ConfigError
 from firmware_bridges.logsetup import configure_logging
+from firmware_bridges.readings import VITAL_FIELDS
 from simulators import population
 
 log = logging.getLogger(__name__)
 
-MEASURED = ("systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "spo2_percent", "brac_mg_l")
+MEASURED = VITAL_FIELDS
 DEVICE_OF = {
     "systolic_mmhg": "sim-bp-cuff", "diastolic_mmhg": "sim-bp-cuff", "pulse_bpm": "sim-bp-cuff",
     "temperature_c": "sim-thermometer", "spo2_percent": "sim-oximeter", "brac_mg_l": "sim-alcotester",

@@ -19,18 +19,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from firmware_bridges.readings import VitalField
+
 from .rules import GROUP_FIELDS, ExamType
 
-ReadingField = Literal[
-    "systolic_mmhg",
-    "diastolic_mmhg",
-    "pulse_bpm",
-    "temperature_c",
-    "spo2_percent",
-    "brac_mg_l",
-    "oximeter_pulse_bpm",
-    "perfusion_index_percent",
-]
+#: The vital signs (firmware_bridges.readings.VitalField) and the oximeter's own pulse and perfusion index.
+ReadingField = Literal[VitalField, "oximeter_pulse_bpm", "perfusion_index_percent"]
 
 #: The fields that make a measurement of a group (helpers such as the oximeter pulse do not).
 MEASURED_FIELDS: tuple[str, ...] = tuple(f for fields in GROUP_FIELDS.values() for f in fields)

@@ -35,7 +35,7 @@ from firmware_bridges.contract import MAX_PHOTO_BYTES
 STATIC = Path(__file__).parent / "static"
 
 ACTIONS = {"badge", "pin_open", "pin_submit", "cancel", "ok", "consent_accept", "consent_decline", "exam_type",
-           "answer", "language"}
+           "answer", "fatigue_answer", "language"}
 #: The page loads nothing from another origin; the camera stream stays in the page.
 CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
        "connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
@@ -51,6 +51,8 @@ class Action(BaseModel):
     pin: str | None = Field(default=None, max_length=16)
     card_id: str | None = Field(default=None, max_length=64)
     question: str | None = Field(default=None, max_length=40, description="the survey question answered")
+    item: str | None = Field(default=None, max_length=40, description="the screening item answered")
+    points: int | None = Field(default=None, ge=0, le=100, description="the screening answer's value")
     step: int | None = Field(default=None, ge=0, description="the screen's step the tap was made on")
     language: Literal["ru", "en"] | None = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from edge_agent.workflow import plan
+from edge_agent.workflow import fatigue, plan
 from edge_agent.workflow.session import NEEDS_MEDIC_HEADLINE, ExamSession
 from edge_agent.workflow.slip import build_slip
 from edge_agent.workflow.states import Screen
@@ -18,6 +18,9 @@ class FinishState:
 
     async def _finish(self, session: ExamSession, outcome: str, extra: list[dict] | None = None,
                       show: bool = True) -> None:
+        held = fatigue.hold(session.fatigue, outcome)  # only where workflow.fatigue.hold_on_positive says so
+        if held:
+            outcome, extra = "needs_medic", [*(extra or []), *held]
         finished = self.clock.now()
         t_show = time.perf_counter()
         if show:
@@ -36,6 +39,8 @@ class FinishState:
                           for q in self.settings.survey if q.id in session.answers]
         if session.photos:
             body["identity_photos"] = list(session.photos)
+        if session.fatigue is not None:
+            body["fatigue"] = session.fatigue  # medic only (seed 002 B.3.3.5; 323-FZ art. 13)
         if extra:  # closed by the workflow, not by a decision: the headline says who decides now
             body["summary"] = {lang: " ".join([NEEDS_MEDIC_HEADLINE[lang], *(f[lang] for f in extra)])
                                for lang in ("ru", "en")}
@@ -51,7 +56,9 @@ class FinishState:
         session.busy_s += time.perf_counter() - t_show
         self.stats.append({"exam_id": session.exam_id, "outcome": outcome, "busy_s": session.busy_s,
                            **session.timings.to_dict()})
-        await self._dismiss(self.settings.result_screen_s)
+        # the next worker may badge in while the result shows: the slip carries it; without a slip the
+        # owner reads it here first (their tap, or result_screen_s)
+        await self._dismiss(self.settings.result_screen_s, hold_badge=printed is not True)
 
     def _record_exam(self, session: ExamSession, body: dict) -> None:
         """On the writer thread: the exam record first, then its in-progress row (a kiosk dying

@@ -1,6 +1,10 @@
 """``Screen.CONSENT``, ``Screen.EXAM_TYPE``, ``Screen.SURVEY``: a new exam up to its first
 measurement — its ticket, consent on first use (ПП 866), the exam type and the complaints
-survey (266н), one question per screen."""
+survey (266н), one question per screen, then the optional fatigue screening (``fatigue``).
+
+Once the worker has consented and chosen the exam type, the unattended devices
+(``workflow.survey_while_measuring``: the cuff) start measuring, and the survey is answered
+while they do (issue 15); their card shows under each question."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ class IntakeState:
                               started_at=self.clock.now(), ticket=self._new_ticket())
         session.busy_since = worker.pop("_t_identified", time.perf_counter())
         self.current = session
+        early = None  # the devices measuring during the survey (measure.EarlyStart)
         try:
             if not worker.get("consent_given_at"):
                 # the consent text names the identity photo when the camera is on (152-ФЗ: the worker
@@ -48,22 +53,32 @@ class IntakeState:
                     session.exam_type = data["exam_type"]
             else:
                 session.exam_type = self.settings.exam_types[0]
+            kinds = self._kinds_for_exam(session.exam_type)
+            early = self._start_early(session, kinds)  # consented, type chosen: the cuff may start
             questions = self.settings.survey
             for i, q in enumerate(questions):
                 self._show_exam(Screen.SURVEY, session, index=i, total=len(questions),
-                                question={"id": q.id, "ru": q.ru, "en": q.en})
+                                question={"id": q.id, "ru": q.ru, "en": q.en}, devices=early.view())
                 data = {}
                 while data.get("question") != q.id:  # (the tap guard refuses others before they queue)
                     _, data = await self._worker_input(session, {"answer"})
                 session.answers[q.id] = bool(data.get("value"))
+            await self._fatigue_screen(session)  # optional (workflow.fatigue), after the complaints
         except Abandoned as why:
             self.record_event("exam_abandoned", "info", ru="Осмотр прерван до измерений.",
                               en="Exam abandoned before the measurements.",
                               details={"worker_id": worker["personnel_number"], "why": str(why)})
-            await self._message("abandoned")
+            self._show(Screen.MESSAGE, kind="abandoned")
+            await self._settle_early(early)  # a cuff cycle under way ends here, its reading dropped
+            await self._dismiss(self.settings.message_screen_s)
             return
-        kinds = self._kinds_for_exam(session.exam_type)
-        await self._run_rounds(session, kinds, "first")
+        except asyncio.CancelledError:
+            await self._settle_early(early, cancel=True)
+            raise
+        except Exception:
+            await self._settle_early(early)
+            raise
+        await self._run_rounds(session, kinds, "first", early)
 
     def _summary(self, session: ExamSession) -> dict:
         """The decision's headline for the screen, complaint names in the worker's language."""

@@ -1,7 +1,7 @@
 """The exam workflow: an asyncio state machine between the devices, the worker and the journal.
 
 Identify (badge; personnel number + PIN as fallback) → consent on first use → exam type →
-complaints survey → measurements (device phases in parallel, live progress) →
+complaints survey → optional fatigue screening → measurements (device phases in parallel, live progress) →
 pre-decision (``edge_agent.admission.decide``) → re-measure now / re-test later / result
 screen, record and printed slip.
 
@@ -45,6 +45,7 @@ from edge_agent.exam_state import ExamStateStore
 from edge_agent.roster import Roster
 from edge_agent.workflow.camera import CameraState
 from edge_agent.workflow.clock import Clock
+from edge_agent.workflow.fatigue import FatigueState
 from edge_agent.workflow.finish import FinishState
 from edge_agent.workflow.identify import IdentifyState
 from edge_agent.workflow.intake import IntakeState
@@ -69,14 +70,15 @@ log = logging.getLogger(__name__)
 __all__ = ["CONSENT_TEXT_VERSION", "NEEDS_MEDIC_HEADLINE", "RETEST_MISSED", "Abandoned", "ExamSession", "Workflow"]
 
 
-class Workflow(ScreenIO, CameraState, IdentifyState, IntakeState, MeasureState, RetestState, RestoreState,
-               FinishState):
+class Workflow(ScreenIO, CameraState, IdentifyState, IntakeState, FatigueState, MeasureState, RetestState,
+               RestoreState, FinishState):
     """The kiosk's exam state machine. Its states are the :class:`~edge_agent.workflow.states.Screen`
     values the page renders; each state's work is a unit of its own:
 
     ==========================================  =====================================
     ``IDLE`` → ``PIN``                           :mod:`~edge_agent.workflow.identify`
     ``CONSENT`` → ``EXAM_TYPE`` → ``SURVEY``     :mod:`~edge_agent.workflow.intake`
+    ``FATIGUE`` (optional, after the survey)     :mod:`~edge_agent.workflow.fatigue`
     ``MEASURING`` ⇄ ``REMEASURE``                :mod:`~edge_agent.workflow.measure`
     ``RETEST_WAIT`` (and the call-back)          :mod:`~edge_agent.workflow.retest`
     ``RESULT``                                   :mod:`~edge_agent.workflow.finish`

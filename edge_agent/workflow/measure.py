@@ -1,6 +1,13 @@
 """``Screen.MEASURING`` and ``Screen.REMEASURE``: the measurement rounds — the configured phases
 of devices in parallel with live progress, the pre-decision after each round
-(``edge_agent.admission.decide``), and an immediate re-measurement where the rules ask."""
+(``edge_agent.admission.decide``), and an immediate re-measurement where the rules ask.
+
+The unattended devices of ``settings.survey_while_measuring`` (the cuff) may be started before
+the first round (:meth:`MeasureState._start_early`, while the worker answers the survey); the
+round then awaits them in their phase. Their readings belong to the exam that started them and
+to no other: an exam that ends before its round lets them finish and drops what they return
+(:meth:`MeasureState._settle_early`), so a cuff cycle still running is never read for the next
+worker."""
 
 from __future__ import annotations
 
@@ -20,11 +27,14 @@ from firmware_bridges.readings import Reading
 class MeasureState:
     """Measurement rounds and pre-decisions (a part of the Workflow)."""
 
-    async def _run_rounds(self, session: ExamSession, kinds: set[str], reason: str) -> None:
-        """Measure, decide, re-measure now as the rules ask; then finish or schedule the re-test."""
+    async def _run_rounds(self, session: ExamSession, kinds: set[str], reason: str,
+                          early: EarlyStart | None = None) -> None:
+        """Measure, decide, re-measure now as the rules ask; then finish or schedule the re-test.
+        ``early``: measurements of the first round already under way (:meth:`_start_early`)."""
         errors: list[dict] = []
         while True:
-            results = await self._measure(session, kinds, reason, errors)
+            results = await self._measure(session, kinds, reason, errors, early)
+            early = None
             t_last = time.perf_counter()
             minute = session.minute(self.clock.now())
             if session.attempts and minute < session.attempts[-1].minute:
@@ -63,14 +73,41 @@ class MeasureState:
                          complaints=plan.complaints(session.answers, self.settings.survey))
         return decide(exam, self.rules)
 
+    def _start_early(self, session: ExamSession, kinds: set[str]) -> EarlyStart:
+        """Start the exam's unattended devices (``settings.survey_while_measuring``) now, before
+        the first round; their cards (instruction, live progress) go on the survey screens."""
+        early = EarlyStart(session.exam_id)
+        for kind in self.settings.survey_while_measuring:
+            if kind in kinds:
+                card = _card(kind)
+                early.cards[kind] = card
+                early.tasks[kind] = asyncio.create_task(self._measure_one(kind, card), name=f"measure-early-{kind}")
+        return early
+
+    async def _settle_early(self, early: EarlyStart | None, *, cancel: bool = False) -> None:
+        """An exam ended before its first round: its early measurements run to their end (or
+        the device's timeout) and what they return is dropped — the next worker's measurement
+        cannot start while this one's cuff cycle is still going. ``cancel``: the kiosk stops."""
+        if early is None or not early.tasks:
+            return
+        tasks = list(early.tasks.values())
+        early.tasks.clear()
+        if cancel:
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _measure(self, session: ExamSession, kinds: set[str], reason: str,
-                       errors: list[dict]) -> dict[str, Reading | DeviceError]:
-        """One round: each configured phase in turn, the devices of a phase in parallel."""
+                       errors: list[dict], early: EarlyStart | None = None) -> dict[str, Reading | DeviceError]:
+        """One round: each configured phase in turn, the devices of a phase in parallel (a device
+        started early is awaited in its phase, its card keeps its progress)."""
+        if early is not None and early.exam_id != session.exam_id:
+            raise ValueError(f"early measurements of exam {early.exam_id} offered to exam {session.exam_id}")
+        started = dict(early.tasks) if early is not None else {}
         attempt_no = len(session.attempts) + 1
         order = [k for phase in self.settings.phases for k in phase if k in kinds]
         order += sorted(k for k in kinds if k not in order)
-        cards = {k: {"kind": k, "state": "waiting", "progress": {}, "message_ru": None, "message_en": None}
-                 for k in order}
+        cards = {k: early.cards[k] if k in started else _card(k) for k in order}
         self._show_exam(Screen.MEASURING, session, reason=reason, attempt=attempt_no,
                         devices=[cards[k] for k in order])
         results: dict[str, Reading | DeviceError] = {}
@@ -78,14 +115,26 @@ class MeasureState:
         identities: dict[str, dict] = {}
         phases = [[k for k in phase if k in kinds] for phase in self.settings.phases]
         phases.append([k for k in kinds if not any(k in p for p in self.settings.phases)])
-        for phase in [p for p in phases if p]:
-            t0 = time.perf_counter()
-            outcome = await asyncio.gather(*(self._measure_one(k, cards[k]) for k in phase))
-            session.timings.devices_s += time.perf_counter() - t0
-            for kind, (result, ident) in zip(phase, outcome, strict=True):
-                results[kind] = result
-                taken_at[kind] = self.clock.now()
-                identities[kind] = ident
+        try:
+            for phase in [p for p in phases if p]:
+                t0 = time.perf_counter()
+                outcome = await asyncio.gather(*(started.pop(k) if k in started else self._measure_one(k, cards[k])
+                                                 for k in phase))
+                session.timings.devices_s += time.perf_counter() - t0
+                for kind, (result, ident) in zip(phase, outcome, strict=True):
+                    results[kind] = result
+                    taken_at[kind] = self.clock.now()
+                    identities[kind] = ident
+        except asyncio.CancelledError:  # the kiosk stops: nothing is measured for anyone any more
+            for task in started.values():
+                task.cancel()
+            raise
+        except Exception:  # the round failed: a device started early still ends its cycle, unread
+            await asyncio.gather(*started.values(), return_exceptions=True)
+            raise
+        finally:
+            if early is not None:
+                early.tasks.clear()
         session.measurements += plan.measurement_entries(attempt_no, results, taken_at, identities)
         return results
 
@@ -119,6 +168,23 @@ class MeasureState:
             card.update(state="error", message_ru=result.message_ru, message_en=result.message_en)
         self._touch()
         return result, ident
+
+
+class EarlyStart:
+    """Measurements one exam started before its first round: kind → task and screen card."""
+
+    def __init__(self, exam_id: str) -> None:
+        self.exam_id = exam_id
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.cards: dict[str, dict] = {}
+
+    def view(self) -> list[dict]:
+        """The cards to show meanwhile (the survey screens)."""
+        return list(self.cards.values())
+
+
+def _card(kind: str) -> dict:
+    return {"kind": kind, "state": "waiting", "progress": {}, "message_ru": None, "message_en": None}
 
 
 def _shown_values(kind: str, reading: Reading) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from edge_agent.admission import Attempt, Decision
 from firmware_bridges.devices import DeviceError
-from firmware_bridges.readings import Reading
+from firmware_bridges.readings import VITAL_FIELDS, Reading
 
 #: Which device measures each admission group (edge_agent.admission.rules.GROUP_FIELDS).
 GROUP_DEVICE: dict[str, str] = {
@@ -30,7 +30,7 @@ DEVICE_FIELDS: dict[str, dict[str, str]] = {
 #: the values are kept in the record but the admission rules treat them as device-flagged.
 SPOILING_STATUS = ("body_movement", "cuff_too_loose", "improper_position")
 #: Attempt fields that the exam record keeps as measurements (contract.Measurement.field).
-RECORDED_FIELDS = ("systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "spo2_percent", "brac_mg_l")
+RECORDED_FIELDS = VITAL_FIELDS
 FINAL_OUTCOMES = ("admitted", "not_admitted", "needs_medic")
 
 

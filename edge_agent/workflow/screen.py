@@ -143,11 +143,22 @@ class ScreenIO:
         self._show(Screen.MESSAGE, kind=kind, **data)
         await self._dismiss(seconds or self.settings.message_screen_s)
 
-    async def _dismiss(self, seconds: float) -> None:
-        """Keep the current screen until a tap, a badge (handled next) or ``seconds``."""
-        try:
-            action, data = await self._input({"ok", "badge"}, seconds)
-        except TimeoutError:
-            return
-        if action == "badge":
-            self.submit("badge", data)
+    async def _dismiss(self, seconds: float, *, hold_badge: bool = False) -> None:
+        """Keep the current screen until a tap, a badge (handled next: the next worker may badge
+        in while it shows) or ``seconds``. ``hold_badge``: the screen is its owner's only copy
+        (a result whose slip did not print) — a badge waits until the owner's tap or ``seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        held: dict | None = None
+        while True:
+            try:
+                action, data = await self._input({"ok", "badge"}, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                break
+            if action == "badge":
+                held = data
+                if hold_badge:
+                    continue
+            break
+        if held is not None:
+            self.submit("badge", held)

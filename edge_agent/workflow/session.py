@@ -47,6 +47,7 @@ class ExamSession:
     stored: StoredExam | None = None  # its row in the exam state store, once written
     ticket: int = 0  # the short number that stands for the worker on the shared screen
     photos: list[dict] = field(default_factory=list)  # IdentityPhoto dicts (contract), oldest first
+    fatigue: dict | None = None  # the screening's record (contract FatigueScreen), once answered
 
     def pass_no(self) -> int:
         """The attempt the worker is at the kiosk for now (1 first pass, 2.. re-tests)."""
@@ -75,7 +76,7 @@ class ExamSession:
                 "attempts": [a.model_dump(mode="json", exclude_unset=True) | {"minute": a.minute}
                              for a in self.attempts],
                 "measurements": list(self.measurements), "retest_reason": self.retest_reason,
-                "ticket": self.ticket, "photos": list(self.photos),
+                "ticket": self.ticket, "photos": list(self.photos), "fatigue": self.fatigue,
                 "timings": {"worker_s": self.timings.worker_s, "devices_s": self.timings.devices_s,
                             "decide_ms": list(self.timings.decide_ms)}, "busy_s": self.busy_s}
 
@@ -94,7 +95,8 @@ class ExamSession:
                    busy_s=float(data.get("busy_s", 0.0)), due_at=row.due_at, window_closes_at=row.window_closes_at,
                    retest_kinds=frozenset(row.retest_kinds), retest_reason=data.get("retest_reason", "retest"),
                    minute_zero=None if zero is None else datetime.fromisoformat(zero), stored=row,
-                   ticket=int(data.get("ticket", 0)), photos=list(data.get("photos", [])))
+                   ticket=int(data.get("ticket", 0)), photos=list(data.get("photos", [])),
+                   fatigue=data.get("fatigue"))
 
 
 class Abandoned(Exception):

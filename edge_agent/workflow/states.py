@@ -18,6 +18,7 @@ class Screen(StrEnum):
     CONSENT = "consent"  # first use: consent to the automated exam (ПП 866)
     EXAM_TYPE = "exam_type"  # choose the kind of exam
     SURVEY = "survey"  # one complaints question per screen (266н)
+    FATIGUE = "fatigue"  # optional fatigue / stress screening, one item per screen (seed 002 B.3.3.5)
     MEASURING = "measuring"  # the devices of a round, live progress
     REMEASURE = "remeasure"  # a reading did not work: explained, then measured again
     RETEST_WAIT = "retest_wait"  # step aside until the scheduled re-test

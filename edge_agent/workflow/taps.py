@@ -4,7 +4,8 @@ Every screen the workflow shows gets a new step number (``Workflow.step``, in th
 snapshot); the page sends it with each tap. A tap for a screen that is no longer shown, or a
 second tap on a screen already answered (a double tap, a fast repeat), is refused with the
 reason, so a tap meant for one survey question can never answer the next one. An answer must
-also name the question it answers, and that must be the question on screen.
+also name the question it answers, and that must be the question on screen (a fatigue
+screening answer: the item on screen, and a value of its scale).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class TapGuard:
             question = (view.get("question") or {}).get("id")
             if view.get("screen") != "survey" or data["question"] != question:
                 raise TapRefused(f"question {data['question']!r} is not on screen")
+        if action == "fatigue_answer":
+            _check_fatigue(data, view)
         if step is None:
             return
         if step != self.step:
@@ -53,3 +56,14 @@ class TapGuard:
         if kind in self._claimed:
             raise TapRefused(f"step {step} was already answered")
         self._claimed.add(kind)
+
+
+def _check_fatigue(data: dict[str, Any], view: dict[str, Any]) -> None:
+    """A screening answer names the item on screen and a value on that item's scale."""
+    if data.get("step") is None or data.get("item") is None or data.get("points") is None:
+        raise TapRefused("a screening answer must carry the step, the item id and the points", 422)
+    item = view.get("item") or {}
+    if view.get("screen") != "fatigue" or data["item"] != item.get("id"):
+        raise TapRefused(f"item {data['item']!r} is not on screen")
+    if data["points"] not in [s["value"] for s in item.get("scale", [])]:
+        raise TapRefused(f"{data['points']!r} is not an answer of item {data['item']!r}", 422)

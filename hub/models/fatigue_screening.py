@@ -8,7 +8,8 @@ al. 2003 (≥ 4), PHQ-4 (total ≥ 6; GAD-2 / PHQ-2 ≥ 3).
 
 A positive screen informs the medic; for a job marked safety-critical it holds the worker
 for the medic when ``hold_safety_critical`` (the safer reading). The screen never refuses
-work by itself. The kiosk screen that asks the questions is not part of this model.
+work by itself. The scoring is shared with the kiosk's screening step (``firmware_bridges.fatigue``);
+this model applies it to answers sent to the hub.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware_bridges.fatigue import INSTRUMENTS, score_instrument
 from hub.models._config import load_table
 from hub.models.registry import ModelInputError, register
-
-INSTRUMENTS = ("kss", "samn_perelli", "elo_stress", "phq4")
 
 
 class FatigueScreeningInput(BaseModel):
@@ -35,30 +35,6 @@ class FatigueScreeningInput(BaseModel):
 
 def _table() -> Mapping[str, Any]:
     return load_table("fatigue_screening")
-
-
-def _band(score: int, bands: Any) -> dict[str, Any]:
-    return dict(next(b for b in reversed(bands) if score >= b["from"])["label"])
-
-
-def score_instrument(name: str, answer: int | list[int], spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Score, band and positive screen of one instrument; ``ValueError`` for an answer out of range."""
-    if name == "phq4":
-        if not isinstance(answer, list) or len(answer) != spec["items"]:
-            raise ValueError(f"PHQ-4 needs {spec['items']} item scores")
-        if any(not 0 <= a <= spec["item_max"] for a in answer):
-            raise ValueError(f"each PHQ-4 item is 0-{spec['item_max']}")
-        total = sum(answer)
-        gad2, phq2 = answer[0] + answer[1], answer[2] + answer[3]
-        cut = spec["subscale_positive_at_or_above"]
-        return {"instrument": spec["name"], "score": total, "band": _band(total, spec["bands"]),
-                "positive": total >= spec["positive_at_or_above"] or gad2 >= cut or phq2 >= cut,
-                "gad2": gad2, "phq2": phq2, "cut_off": spec["positive_at_or_above"], "source": spec["source"]}
-    if isinstance(answer, list) or not spec["min"] <= answer <= spec["max"]:
-        raise ValueError(f"{spec['name']} is scored {spec['min']}-{spec['max']}")
-    return {"instrument": spec["name"], "score": answer, "band": _band(answer, spec["bands"]),
-            "positive": answer >= spec["positive_at_or_above"], "cut_off": spec["positive_at_or_above"],
-            "source": spec["source"]}
 
 
 @register("fatigue-screening", FatigueScreeningInput)

@@ -118,9 +118,14 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
             # the confirmation decides: refused, or the medic when the second test does not confirm
             assert second.outcome == body["outcome"] and second.outcome in ("not_admitted", "needs_medic"), \
                 (second, body["outcome"], body["fired"])
-            # the alcohol rule fired on the confirmation; another finding may decide more severely
+            # the breath-test procedure decided on the second test: confirmed (refused), not confirmed,
+            # or a trace that persisted (the medic) — the simulated analyser draws the intoxicated
+            # worker's values at random (lognormal around 0.35 mg/L: about one draw in ten is under
+            # 0.16); another finding may decide more severely
             fired = [(f["rule"], f["effect"]) for f in body["fired"]]
-            assert any(r == "alcohol" and e in ("not_admitted", "needs_medic") for r, e in fired), fired
+            decided = {("alcohol", "not_admitted"), ("alcohol", "needs_medic"), ("alcohol.unconfirmed", "needs_medic"),
+                       ("alcohol.trace", "needs_medic")}
+            assert decided & set(fired), fired
             brac = [m["value"] for m in body["measurements"] if m["field"] == "brac_mg_l"]
             assert len(brac) >= 2 and min(brac) >= 0.05, brac
             assert {m["device_model"] for m in body["measurements"]} >= {"SIM-alc"}

@@ -15,6 +15,7 @@
       type_h: "Выберите вид осмотра",
       pre_shift: "Предсменный", post_shift: "Послесменный", pre_trip: "Предрейсовый", post_trip: "Послерейсовый", in_shift: "Внутрисменный",
       yes: "Да", no: "Нет", question: "Вопрос", of: "из",
+      fat_h: "Утомление и стресс", fat_note: "Ответы увидит только медицинский работник.",
       measuring_h: "Измерения", remeasure_h: "Повторное измерение", retest_h: "Повторное измерение по графику",
       waiting: "Ожидание", measuring: "Идёт измерение…", done: "Готово", error: "Ошибка",
       how_bp_cuff: "Наденьте манжету на левое плечо, сядьте ровно, не разговаривайте.",
@@ -53,6 +54,7 @@
       type_h: "Choose the type of examination",
       pre_shift: "Pre-shift", post_shift: "Post-shift", pre_trip: "Pre-trip", post_trip: "Post-trip", in_shift: "In-shift",
       yes: "Yes", no: "No", question: "Question", of: "of",
+      fat_h: "Fatigue and stress", fat_note: "Only the medical worker will see your answers.",
       measuring_h: "Measurements", remeasure_h: "Measuring again", retest_h: "Scheduled re-test",
       waiting: "Waiting", measuring: "Measuring…", done: "Done", error: "Error",
       how_bp_cuff: "Put the cuff on your left upper arm, sit straight, do not talk.",
@@ -186,7 +188,15 @@
     } else if (s === S.SURVEY) {
       const q = v.question.id;
       h = `${ticket(v)}<div class="step">${esc(t("question"))} ${v.index + 1} ${esc(t("of"))} ${v.total}</div><h1 data-question="${esc(q)}">${esc(tx(v.question))}</h1>
-        <div class="row">${button(t("yes"), "answer", {value: true, question: q}, "yes")}${button(t("no"), "answer", {value: false, question: q}, "no")}</div>${button(t("cancel"), "cancel", {}, "secondary")}`;
+        <div class="row">${button(t("yes"), "answer", {value: true, question: q}, "yes")}${button(t("no"), "answer", {value: false, question: q}, "no")}</div>${button(t("cancel"), "cancel", {}, "secondary")}${v.devices && v.devices.length ? cards(v.devices.map((c) => ({...c, progress: null}))) : ""}`; /* the cuff measuring meanwhile (no live pressure: the buttons are not redrawn under a finger) */
+    } else if (s === S.FATIGUE) {
+      /* one item of a validated scale: one button per answer, the paper's verbal anchors under them */
+      const it = v.item;
+      h = `${ticket(v)}<div class="step">${esc(t("fat_h"))} · ${esc(t("question"))} ${v.index + 1} ${esc(t("of"))} ${v.total}</div>
+        ${it.stem ? `<p class="stem">${esc(tx(it.stem))}</p>` : ""}<h1 class="item" data-item="${esc(it.id)}">${esc(tx(it))}</h1>
+        <div class="scale">${it.scale.map((o) => button(String(o.value), "fatigue_answer", {item: it.id, points: o.value}, "point")
+          + `<span class="anchor">${esc(tx(o))}</span>`).join("")}</div>
+        <p class="step">${esc(t("fat_note"))}</p>${button(t("cancel"), "cancel", {}, "secondary")}`;
     } else if (s === S.MEASURING) {
       h = `<div class="row">${ticket(v)}<h2>${esc(v.reason === "first" ? t("measuring_h") : v.reason === "retest" ? t("retest_h") : t("remeasure_h"))}</h2></div>${cards(v.devices)}`;
     } else if (s === S.REMEASURE) {
