@@ -72,6 +72,9 @@ def prepare(workdir: Path, broker: RunningBroker, api_port: int, kiosks: int,
             from simulators.kiosk_world import declarations
 
             kiosk["screen"] = {"port": 0}
+            # the optional fatigue screening, shown with its one-item instrument (KSS) so the demo's
+            # simulated workforce keeps its pace (docs/admission-rules.md)
+            kiosk["workflow"] = {"fatigue": {"enabled": True, "instruments": ["kss"]}}
             kiosk["devices"] = [d.model_dump(mode="json", exclude_none=True) for d in declarations(workdir / name)]
         kiosk_paths.append(_write_toml(workdir / f"{name}.toml", kiosk))
     hub_data = {

@@ -397,6 +397,14 @@ def survey_answer(rng: np.random.Generator, worker: population.Worker, question_
     return bool(rng.random() < 0.03)  # took_medication and any site-specific yes/no question
 
 
+def fatigue_answer(rng: np.random.Generator, worker: population.Worker, scale: list[int]) -> int:
+    """A screening item's answer: most workers rested (the low third of the scale), febrile ones
+    tired (the upper half), a few tired anyway."""
+    low, high = scale[: max(1, len(scale) // 3)], scale[len(scale) // 2:]
+    tired = worker.febrile or rng.random() < 0.05
+    return int(rng.choice(high if tired else low))
+
+
 @dataclass
 class Visit:
     worker: population.Worker
@@ -506,6 +514,7 @@ class Workforce:
         self.world.present(worker.badge_em)
         left_idle = False
         answered: set[int] = set()
+        answered_fatigue: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await self._sleep(self.poll_s)
@@ -524,6 +533,12 @@ class Workforce:
                 answered.add(view["index"])
                 await self._tap(client, "answer", value=survey_answer(self.rng, worker, view["question"]["id"]),
                                 question=view["question"]["id"], step=view["step"])
+            elif screen == "fatigue" and view.get("index") not in answered_fatigue:
+                answered_fatigue.add(view["index"])
+                item = view["item"]
+                await self._tap(client, "fatigue_answer", item=item["id"],
+                                points=fatigue_answer(self.rng, worker, [s["value"] for s in item["scale"]]),
+                                step=view["step"])
             elif screen == "result":
                 visit.outcome = view.get("outcome")
                 await self._tap(client, "ok")

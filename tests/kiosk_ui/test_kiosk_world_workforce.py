@@ -131,3 +131,35 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
             assert {m["device_model"] for m in body["measurements"]} >= {"SIM-alc"}
 
     run_async(scenario(), timeout=60)
+
+
+def test_workforce_answers_the_fatigue_screening_when_the_kiosk_asks_it(tmp_path, broker):
+    """With the optional screening on (workflow.fatigue), a simulated worker answers each item on
+    its own screen and the exam record carries the scored screening."""
+    from edge_agent.runtime import parse_runtime_config
+    from simulators import population
+    from simulators.kiosk_world import PERSON_SIMS, Workforce, device_world, roster_entry, simulation_settings
+    from tests.kiosk_ui.kiosk_world import run_async
+
+    data = {"identity": {"site": "plant-1", "kiosk": "gate-1", "signing_key": str(tmp_path / "k" / "key.pem")},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "journal": {"path": str(tmp_path / "k" / "journal.db")}, "screen": {"port": 0},
+            "workflow": {"fatigue": {"enabled": True, "instruments": ["kss", "phq4"]}}}
+    config, settings = parse_runtime_config(data, "test")
+    config, settings = simulation_settings(config, settings, speed=40, directory=tmp_path / "k")
+    rng = population.rng_from(11)
+    worker = population.sample_worker(rng, 1, intoxicated_share=0.0, febrile_share=0.0, hypertensive_share=0.0)
+
+    async def scenario():
+        async with device_world(config, settings, clock=WarpClock(speed=1), tmp=tmp_path / "k", speed=40,
+                                ble_factories=PERSON_SIMS, roster=[roster_entry(worker, rng)]) as world:
+            workforce = Workforce(world, [worker], seed=5, speed=40)
+            async with httpx.AsyncClient(base_url=world.url, timeout=10) as client:
+                visit = await workforce.visit(client, worker)
+            assert visit.outcome is not None, world.workflow.view
+            body = world.workflow.finished[-1]
+            screening = body["fatigue"]
+            assert [a["item"] for a in screening["answers"]] == ["kss", "phq4_1", "phq4_2", "phq4_3", "phq4_4"]
+            assert set(screening["results"]) == {"kss", "phq4"}
+
+    run_async(scenario(), timeout=60)
