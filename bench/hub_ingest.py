@@ -10,10 +10,15 @@ subscriber (another process) with the exam payload: the ceiling of paho and the 
 from ``--kiosks`` kiosks, each a sealed chain (Ed25519, signed before the clock starts: the kiosks' work)
 published at QoS 1, timed from the first publish to the ack that covers the last; each exam's ack
 latency is the time from its publish to the first ack covering it — under a burst that saturates the
-hub, so it includes the queue in front of it (a latency at a sustainable rate is lower); (3) telemetry batches of
-``--readings`` readings with 3 values each, timed the same way. Medians over the rounds are printed, the
-targets of issue 11 checked (telemetry >= 100 000 points/s; exam_ratio = exams/s / bare msgs/s >= 0.4;
-ack p99 < 1 s), and the last line is one JSON object. Exit status 1 when a target fails.
+hub, so it includes the queue in front of it; (3) telemetry batches of
+``--readings`` readings with 3 values each, timed the same way; (4) as many exams again, published at a
+sustained 70 % of the burst rate of (2): the ack latency of the hub's own work, without that queue
+(printed next to the burst figure, which stays the one the target checks). Exams are sealed over the body
+as a production kiosk seals it (``KioskAgent.record``: validated and dumped by the contract) and sent
+through ``encode_envelope``; at the end every stored exam's chain status must be ``ok`` (its signature
+verified). Medians over the rounds are printed, the targets of issue 11 checked (telemetry >= 100 000
+points/s; exam_ratio = exams/s / bare msgs/s >= 0.4; ack p99 < 1 s), and the last line is one JSON object.
+Exit status 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -38,9 +44,10 @@ import tomli_w  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from ingest import raw_rate  # noqa: E402  (bench/ingest.py: the bare paho publisher -> subscriber)
 
-from firmware_bridges.contract import Ack, make_envelope  # noqa: E402
+from firmware_bridges.contract import Ack, ExamBody, TelemetryBody, encode_envelope  # noqa: E402
 from firmware_bridges.evidence import GENESIS, public_key_of, seal  # noqa: E402
 from hub.config import HubConfig  # noqa: E402
+from hub.store import ReadOnlyStore  # noqa: E402
 from ohs_demo.broker import start_mosquitto  # noqa: E402
 from tests.foundation.helpers import exam_body  # noqa: E402
 
@@ -48,6 +55,8 @@ SITE = "bench"
 TARGET_POINTS_PER_S = 100_000
 TARGET_EXAM_RATIO = 0.4
 TARGET_ACK_P99_S = 1.0
+#: the sustained exam run's rate, as a share of the round's burst throughput
+SUSTAINED_SHARE = 0.7
 
 
 class Kiosk:
@@ -61,11 +70,19 @@ class Kiosk:
         self.prev = GENESIS
 
     def exam(self) -> tuple[int, bytes]:
+        """The next exam as a production kiosk publishes it (``KioskAgent.record`` then the uplink): the body
+        validated and dumped by the contract, sealed over that form, sent through ``encode_envelope``."""
         self.seq += 1
         self.index += 1
-        body = seal(exam_body(f"W{self.seq:06d}"), self.index, self.prev, self.key)
+        body = ExamBody.model_validate(exam_body(f"W{self.seq:06d}")).model_dump(mode="json", exclude={"chain"})
+        body = seal(body, self.index, self.prev, self.key)
         self.prev = body["chain"]["hash"]
-        return self.seq, make_envelope(SITE, self.name, "exam", body, self.seq, incarnation="bench").to_json()
+        return self.seq, self._envelope("exam", body)
+
+    def _envelope(self, kind: str, body: dict) -> bytes:
+        return encode_envelope(SITE, self.name, kind, self.seq, str(uuid.uuid4()),
+                               datetime.now(timezone.utc).isoformat(), False,
+                               json.dumps(body, ensure_ascii=False, separators=(",", ":")), incarnation="bench")
 
     def telemetry(self, readings: int) -> tuple[int, bytes]:
         self.seq += 1
@@ -74,7 +91,7 @@ class Kiosk:
                               "ts": (now + timedelta(milliseconds=i)).isoformat(),
                               "values": {"pm2_5_ugm3": 10.0 + i % 7, "pm10_ugm3": 20.0 + i % 5,
                                          "noise_dba": 70.0 + i % 9}} for i in range(readings)]}
-        return self.seq, make_envelope(SITE, self.name, "telemetry", body, self.seq, incarnation="bench").to_json()
+        return self.seq, self._envelope("telemetry", TelemetryBody.model_validate(body).model_dump(mode="json"))
 
 
 class AckWatch:
@@ -116,8 +133,9 @@ class AckWatch:
 
 
 def publish_and_wait(port: int, acks: AckWatch, messages: list[tuple[str, int, bytes]], kind: str,
-                     timeout: float) -> tuple[float, list[float]]:
-    """Publish (kiosk, seq, payload) at QoS 1; returns (seconds to the last ack, ack latencies)."""
+                     timeout: float, rate: float | None = None) -> tuple[float, list[float]]:
+    """Publish (kiosk, seq, payload) at QoS 1, all at once or ``rate`` messages/s; returns (seconds to the
+    last ack, ack latencies)."""
     for kiosk in {k for k, _, _ in messages}:
         acks.expect(kiosk, [s for k, s, _ in messages if k == kiosk])
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{kind}", clean_session=True)
@@ -126,7 +144,11 @@ def publish_and_wait(port: int, acks: AckWatch, messages: list[tuple[str, int, b
     pub.loop_start()
     sent: dict[tuple[str, int], float] = {}
     start = time.perf_counter()
-    for kiosk, seq, payload in messages:
+    for number, (kiosk, seq, payload) in enumerate(messages):
+        if rate is not None:  # paced: message n leaves at start + n / rate
+            wait = start + number / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
         sent[(kiosk, seq)] = time.perf_counter()
         pub.publish(f"ohs/v1/{SITE}/{kiosk}/{kind}", payload, qos=1)
     deadline = time.monotonic() + timeout
@@ -150,6 +172,8 @@ def start_hub(work: Path, config: HubConfig) -> subprocess.Popen:
         if hub.poll() is not None:
             raise SystemExit(f"the hub did not start: {line}")
         line = hub.stdout.readline().decode()
+    # keep reading what the hub logs: a full pipe would block its logging, and so the ingest
+    threading.Thread(target=lambda: [None for _ in hub.stdout], name="hub-log", daemon=True).start()
     return hub
 
 
@@ -159,6 +183,16 @@ def report(checks: dict[str, bool], result: dict) -> int:
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     print(json.dumps(result))
     return 0 if all(checks.values()) else 1
+
+
+def chain_statuses(target: str) -> dict[str, int]:
+    """How many stored exams have each chain status (all ``ok`` when every signature was verified)."""
+    store = ReadOnlyStore(target)
+    try:
+        return {row["chain_status"]: row["n"] for row in
+                store.query("SELECT chain_status, count(*) AS n FROM exams GROUP BY chain_status")}
+    finally:
+        store.close()
 
 
 def p99(values: list[float]) -> float:
@@ -188,7 +222,8 @@ def main() -> int:
         "kiosks": [{"site": SITE, "kiosk": k.name, "public_key": public_key_of(k.key)} for k in kiosks]})
     hub = start_hub(work, config)
     acks = None
-    figures: dict[str, list[float]] = {"raw": [], "exams": [], "points": [], "ack": []}
+    figures: dict[str, list[float]] = {"raw": [], "exams": [], "points": [], "ack": [], "sustained": []}
+    paced_rate = 0.0
     try:
         acks = AckWatch(broker.port)
         for round_no in range(1, args.rounds + 1):
@@ -203,10 +238,18 @@ def main() -> int:
             figures["exams"].append(len(exams) / exam_s)
             figures["points"].append(points / tel_s)
             figures["ack"].append(p99(exam_latency + tel_latency))
+            # the same exams at a sustained rate below saturation: the latency of the hub's own work, without
+            # the queue a burst builds in front of it (the burst figure above stays the one the target checks)
+            paced_rate = SUSTAINED_SHARE * len(exams) / exam_s
+            paced = [(k.name, *k.exam()) for _ in range(args.exams // args.kiosks) for k in kiosks]
+            _, paced_latency = publish_and_wait(broker.port, acks, paced, "exam", timeout=300, rate=paced_rate)
+            figures["sustained"].append(p99(paced_latency))
             print(f"round {round_no}: bare paho {raw:,.0f} msg/s; exams {len(exams) / exam_s:,.0f}/s "
-                  f"(ack p99 {p99(exam_latency):.3f} s); telemetry {points / tel_s:,.0f} points/s "
-                  f"({len(batches)} messages of {args.readings * 3} points; ack p99 {p99(tel_latency):.3f} s)",
-                  flush=True)
+                  f"(burst ack p99 {p99(exam_latency):.3f} s); telemetry {points / tel_s:,.0f} points/s "
+                  f"({len(batches)} messages of {args.readings * 3} points; burst ack p99 {p99(tel_latency):.3f} s); "
+                  f"exams sustained at {paced_rate:,.0f}/s ({SUSTAINED_SHARE:.0%} of the burst rate): "
+                  f"ack p99 {p99(paced_latency):.3f} s", flush=True)
+        statuses = chain_statuses(str(config.storage.target))
     finally:
         if acks is not None:
             acks.stop()
@@ -219,11 +262,18 @@ def main() -> int:
         "bare_paho_msgs_per_s": round(statistics.median(figures["raw"])),
         "exam_ratio": round(statistics.median(figures["exams"]) / statistics.median(figures["raw"]), 3),
         "ack_p99_s": round(max(figures["ack"]), 3),
+        "exam_ack_p99_sustained_s": round(max(figures["sustained"]), 3),
+        "sustained_exams_per_s": round(paced_rate),
+        "chain_status": statuses,
     }
     checks = {
         f"telemetry >= {TARGET_POINTS_PER_S:,} points/s": result["telemetry_points_per_s"] >= TARGET_POINTS_PER_S,
         f"exam_ratio >= {TARGET_EXAM_RATIO}": result["exam_ratio"] >= TARGET_EXAM_RATIO,
-        f"ack p99 < {TARGET_ACK_P99_S} s": result["ack_p99_s"] < TARGET_ACK_P99_S,
+        f"ack p99 < {TARGET_ACK_P99_S} s (burst: exams and telemetry published at once)":
+            result["ack_p99_s"] < TARGET_ACK_P99_S,
+        f"exam ack p99 < {TARGET_ACK_P99_S} s at {SUSTAINED_SHARE:.0%} of the burst rate":
+            result["exam_ack_p99_sustained_s"] < TARGET_ACK_P99_S,
+        "every stored exam's signature and chain verified (chain_status ok)": set(statuses) == {"ok"},
     }
     return report(checks, result)
 

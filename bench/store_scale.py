@@ -14,14 +14,19 @@ What it does, in one run on one database file:
 2. measures **before**: the old start (``Store`` + ``Ingest`` loading every stored sequence:
    ``Store.stored_sequences()``, the old code path) and the old ``GET /api/v1/exams`` SQL (an exact
    ``count(*)`` and the page) with the old indexes and no statistics;
-3. opens it with today's ``Store`` (adopted by the migrations: new indexes, statistics) and measures
+3. opens it with today's ``Store`` (adopted by the migrations: new indexes, statistics; revision 0002
+   converts the exams to the compact layout — the body compressed once, typed measurement columns — and
+   a sample of converted rows is checked to be exactly what ``Store.commit_batch`` writes,
+   ``hub.db.exam_body.exam_row``; bench/exam_bytes.py gives bytes per exam on PostgreSQL too) and measures
    **after**: start (``Store`` + ``Ingest`` as ``HubService`` builds them, without MQTT), the old SQL
    on the new indexes, the new endpoint (TestClient on ``create_app``, medic token; p95 over repeated
    requests of every filter) and every analytics endpoint (precomputed results, as the dashboard
    reads them, after one runner pass);
 4. measures how long ingest commits stall while an analytics pass runs: the old way (computing in a
    hub thread, reads holding the store lock on the one connection) and the new (runner process);
-5. prints bytes per exam and per telemetry value (``dbstat``), checks the targets and ends with one
+5. prints bytes per exam and per telemetry value (``dbstat``; telemetry as revision 0003 converted it:
+   compacted chunks, see bench/telemetry_size.py for the layout the ingest writes, on both back ends),
+   checks the targets and ends with one
    JSON line; the exit status is 1 when a target fails (the size targets belong to a later step:
    they are printed and marked FAIL when not met, never hidden).
 """
@@ -144,13 +149,46 @@ def exam_body(rng: random.Random, exam_id: str, worker: str, exam_type: str, sta
             f'"measurements":[{",".join(measurements)}],"outcome":"{outcome}","fired":{fired},'
             f'"rule_set_version":"2026.1","decided_by":"kiosk",'
             f'"chain":{{"index":{index},"prev":"{prev}","hash":"{digest}","sig":"{sig}","key_id":"k1"}},'
-            f'"identity_photos":[]}}')
+            f'"identity_photos":[]{contract_tail()}}}')
+
+
+_TAIL: list[str] = []
+
+
+def contract_tail() -> str:
+    """The fields the contract writes after ``identity_photos`` with their defaults (e.g. a field added to
+    ExamBody later), so the bench's bodies stay exactly ``model_dump_json()`` as the contract grows."""
+    if not _TAIL:
+        _TAIL.append("")
+        probe = exam_body(random.Random(0), "e", "W1", "pre_shift", 1.7e9, 1.7e9 + 180, "admitted", 1, "0" * 64, "0" * 64)
+        dumped = ExamBody.model_validate_json(probe).model_dump_json()
+        if not dumped.startswith(probe[:-1]):
+            raise SystemExit(f"the contract's JSON of an exam is not the bench's plus defaults:\n{probe}\n{dumped}")
+        _TAIL[0] = dumped[len(probe) - 1:-1]
+    return _TAIL[0]
 
 
 def check_exam_body(text: str) -> None:
     dumped = ExamBody.model_validate_json(text).model_dump_json()
     if dumped != text:
         raise SystemExit(f"bench exam body differs from the contract's JSON:\n{text}\n{dumped}")
+
+
+def exam_record(rng: random.Random, site: str, kiosk: str, incarnation: str, seq: int, event_id: str,
+                received_at: str, worker: str, ts: float, outcome: str, exam_type: str,
+                chain_state: tuple[int, str]) -> tuple[tuple, str, tuple, tuple[int, str]]:
+    """One sealed exam of a kiosk's journal finished at ``ts``, as ``Store.commit_batch`` keeps it: the values
+    of ``hub.db.exam_body.EXAM_COLUMNS`` (chain status ``ok``), the body's JSON text (the contract's
+    ``model_dump_json()``), its ``exam_chain`` row and the journal's chain state after it (index, hash;
+    ``(0, "0" * 64)`` before the first exam). Also used by bench/ui.py."""
+    index, prev = chain_state
+    index += 1
+    link = hashlib.sha256(f"{prev}{event_id}".encode()).hexdigest()
+    exam_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    body = exam_body(rng, exam_id, worker, exam_type, ts - 180, ts, outcome, index, prev, link)
+    columns = (event_id, site, kiosk, seq, exam_id, worker, exam_type, iso(ts - 180), iso(ts), outcome, "2026.1", 0,
+               iso(ts), received_at, "ok", incarnation)
+    return columns, body, (site, kiosk, incarnation, index, event_id, link, prev, "ok"), (index, link)
 
 
 def build(path: Path, exams: int, points: int, days: int, fleet: Fleet, seed: int = 1) -> dict:
@@ -214,21 +252,17 @@ def build(path: Path, exams: int, points: int, days: int, fleet: Fleet, seed: in
             received.append((site, kiosk, incarnation, seq, event_id, ("exam", "telemetry", "event")[kind],
                              received_at, digest))
             if kind == 0:
-                index, prev = chain[kiosk]
-                index += 1
-                link = hashlib.sha256(f"{prev}{event_id}".encode()).hexdigest()
-                chain[kiosk] = (index, link)
                 roll = rng.random()
                 outcome = "admitted" if roll < 0.94 else ("needs_medic" if roll < 0.97 else "not_admitted")
                 exam_type = rng.choice(EXAM_TYPES)
-                exam_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-                body = exam_body(rng, exam_id, worker, exam_type, ts - 180, ts, outcome, index, prev, link)
+                columns, body, chain_row, chain[kiosk] = exam_record(
+                    rng, site, kiosk, incarnation, seq, event_id, received_at, worker, ts, outcome, exam_type,
+                    chain[kiosk])
                 if sampled < 50 or rng.random() < 1e-4:
                     check_exam_body(body)
                     sampled += 1
-                exam_rows.append((event_id, site, kiosk, seq, exam_id, worker, exam_type, iso(ts - 180), iso(ts),
-                                  outcome, "2026.1", 0, iso(ts), received_at, body, "ok", incarnation))
-                chain_rows.append((site, kiosk, incarnation, index, event_id, link, prev, "ok"))
+                exam_rows.append((*columns[:14], body, *columns[14:]))  # revision 0001: body before chain_status
+                chain_rows.append(chain_row)
                 counts["exams"] += 1
             elif kind == 1:
                 zone = ZONES[k % len(ZONES)]
@@ -341,8 +375,14 @@ def exam_filters(fleet: Fleet, end: datetime) -> dict[str, dict]:
     }
 
 
-def legacy_exams_sql(params: dict) -> tuple[str, str, list]:
-    """The SQL of GET /api/v1/exams before this change: an exact count and the page (limit 50)."""
+def body_column(conn: sqlite3.Connection) -> str:
+    """Where the exam body is: ``body`` (JSON text, revision 0001) or ``body_z`` (compressed, 0002)."""
+    return "body_z" if "body_z" in {row[1] for row in conn.execute("PRAGMA table_info(exams)")} else "body"
+
+
+def legacy_exams_sql(params: dict, body: str = "body") -> tuple[str, str, list]:
+    """The SQL of GET /api/v1/exams before this change: an exact count and the page (limit 50), reading
+    the body from column ``body`` (see body_column)."""
     where, args = [], []
     for column in ("site", "kiosk", "worker_id", "outcome", "exam_type"):
         if column in params:
@@ -357,7 +397,7 @@ def legacy_exams_sql(params: dict) -> tuple[str, str, list]:
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     order = params.get("order", "desc")
     from hub.api.routes_core import OUTCOME_COLUMNS
-    page = (f"SELECT {OUTCOME_COLUMNS}, body FROM exams {clause} ORDER BY finished_at {order}, seq {order} "
+    page = (f"SELECT {OUTCOME_COLUMNS}, {body} FROM exams {clause} ORDER BY finished_at {order}, seq {order} "
             f"LIMIT 50 OFFSET {int(params.get('offset', 0))}")
     return f"SELECT count(*) FROM exams {clause}", page, args
 
@@ -366,8 +406,9 @@ def time_legacy_sql(path: Path, filters: dict[str, dict], repeat: int, budget_s:
     """p95 (ms) of the old count + page on a plain connection (at most ``budget_s`` per filter)."""
     conn = sqlite3.connect(path, isolation_level=None)
     out = {}
+    body = body_column(conn)
     for name, params in filters.items():
-        count_sql, page_sql, args = legacy_exams_sql(params)
+        count_sql, page_sql, args = legacy_exams_sql(params, body)
         times = []
         began = time.monotonic()
         while len(times) < repeat and (len(times) < 2 or time.monotonic() - began < budget_s):
@@ -383,13 +424,37 @@ def time_legacy_sql(path: Path, filters: dict[str, dict], repeat: int, budget_s:
 def query_plans(path: Path, filters: dict[str, dict]) -> dict[str, list[str]]:
     conn = sqlite3.connect(path)
     plans = {}
+    body = body_column(conn)
     for name, params in filters.items():
-        count_sql, page_sql, args = legacy_exams_sql(params)
+        count_sql, page_sql, args = legacy_exams_sql(params, body)
         capped = count_sql.replace("SELECT count(*) FROM exams", "SELECT count(*) FROM (SELECT 1 FROM exams") + \
             " LIMIT 10001)"
         plans[name] = [row[3] for sql in (page_sql, capped) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
     conn.close()
     return plans
+
+
+def check_stored_exams(path: Path, sample: int = 200) -> dict:
+    """After revision 0002 converted the built exams: a sample of rows is exactly what
+    ``Store.commit_batch`` writes for the same exam (hub.db.exam_body.exam_row of the contract's JSON of
+    the body), and the body reads back as that JSON. Raises SystemExit when a row differs."""
+    from hub.db.exam_body import EXAM_COLUMNS, MEASUREMENT_COLUMNS, decode_body_text, exam_row
+
+    conn = sqlite3.connect(path)
+    columns = (*EXAM_COLUMNS, *MEASUREMENT_COLUMNS, "body_z")
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM exams WHERE rowid % "
+                        f"max(1, (SELECT max(rowid) FROM exams) / ?) = 0 LIMIT ?", (sample, sample)).fetchall()
+    conn.close()
+    sizes_ = []
+    for row in rows:
+        text = decode_body_text(row[-1])
+        if ExamBody.model_validate_json(text).model_dump_json() != text:
+            raise SystemExit(f"a converted exam body is not the contract's JSON: {text}")
+        if exam_row(row[:len(EXAM_COLUMNS)], text) != tuple(row):
+            raise SystemExit(f"a converted exam row differs from what the store writes: {row[:len(EXAM_COLUMNS)]}")
+        sizes_.append((len(text.encode()), len(row[-1])))
+    return {"rows_checked": len(rows), "body_json_bytes": round(statistics.mean(s for s, _ in sizes_), 1),
+            "body_stored_bytes": round(statistics.mean(z for _, z in sizes_), 1)}
 
 
 def hub_config(path: Path):
@@ -561,17 +626,26 @@ def sizes(path: Path, counts: dict) -> dict:
     shared between the kinds by row count; exam_chain counted with the exams)."""
     conn = sqlite3.connect(path)
     by_table: dict[str, int] = {}
-    for _index, table, size in conn.execute(
+    exam_btrees: dict[str, tuple[str, int]] = {}  # every table and index of the exams' share, for the breakdown
+    for index, table, size in conn.execute(
             "SELECT d.name, coalesce(m.tbl_name, d.name), sum(d.pgsize) FROM dbstat d "
             "LEFT JOIN sqlite_schema m ON m.name = d.name GROUP BY d.name"):
         by_table[table] = by_table.get(table, 0) + size
+        if table in ("exams", "exam_chain", "received"):
+            exam_btrees[index] = (table, size)
     kinds = dict(conn.execute("SELECT kind, count(*) FROM received GROUP BY kind").fetchall())
     conn.close()
     received_rows = sum(kinds.values()) or 1
     received = by_table.get("received", 0)
     exams_bytes = by_table.get("exams", 0) + by_table.get("exam_chain", 0) + received * kinds.get("exam", 0) / received_rows
-    telemetry_bytes = by_table.get("telemetry", 0) + received * kinds.get("telemetry", 0) / received_rows
-    return {"bytes_per_exam": round(exams_bytes / max(1, counts["exams"]), 1),
+    # the old one-row-per-value table before revision 0003, its series and packed chunks after (hub.db.telemetry_points)
+    telemetry_bytes = sum(by_table.get(t, 0) for t in ("telemetry", "telemetry_series", "telemetry_chunks",
+                                                          "telemetry_invalid")) \
+        + received * kinds.get("telemetry", 0) / received_rows
+    share = {"received": kinds.get("exam", 0) / received_rows}
+    per_exam = {name: round(size * share.get(table, 1.0) / max(1, counts["exams"]), 1) for name, (table, size) in
+                sorted(exam_btrees.items(), key=lambda kv: -kv[1][1])}
+    return {"bytes_per_exam": round(exams_bytes / max(1, counts["exams"]), 1), "exam_bytes_by_btree": per_exam,
             "bytes_per_point": round(telemetry_bytes / max(1, counts["telemetry_values"]), 1),
             "file_bytes": path.stat().st_size,
             "by_table_mb": {k: round(v / 1e6, 1) for k, v in sorted(by_table.items(), key=lambda kv: -kv[1])[:8]}}
@@ -640,6 +714,9 @@ def main(argv: list[str] | None = None) -> int:
     statistics_kind = store.statistics
     store.close()
     say(f"  first open (migration) {migration_s:.1f} s, statistics {statistics_kind}")
+    stored_exams = check_stored_exams(path)
+    figures["stored_exams"] = stored_exams
+    say(f"  converted exams are the rows the store writes: {stored_exams}")
     start = time_start(config, runs=5)
     start["legacy_measured_before_s"] = round(legacy_load_s + start["new_median_s"], 3)
     say(f"  start: {start}")

@@ -31,7 +31,7 @@ import math
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Annotated, Any, Iterable, Literal, Union
+from typing import Annotated, Any, Callable, Iterable, Literal, Union
 
 from pydantic import (
     AwareDatetime,
@@ -451,20 +451,22 @@ def load_json_object(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) ->
 
 
 def parse_uplink_raw(topic_name: str, payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-                     max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> tuple[Envelope, dict[str, Any]]:
+                     max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                     load: Callable[[bytes, int], dict[str, Any]] | None = None) -> tuple[Envelope, dict[str, Any]]:
     """Validate one kiosk -> hub message; returns it with its body exactly as received (for signatures).
 
     Raises :class:`ContractError` with a reason naming what is wrong: oversized, not UTF-8,
     not JSON, nested too deeply, NaN/Infinity, unknown schema version, a field of the wrong
     type, or a topic that does not match the envelope's site/kiosk/kind (a kiosk may publish
-    only its own topics).
+    only its own topics). ``load``: a decoder with :func:`load_json_object`'s exact results and errors
+    (the hub passes a faster one, ``hub.ingest.load_payload``); :func:`load_json_object` by default.
     """
     if len(payload) > max_bytes:
         raise ContractError(f"oversized payload: {len(payload)} bytes > limit {max_bytes}", "oversized")
     site, kiosk, kind = parse_topic(topic_name)
     if kind not in UPLINK_KINDS:
         raise ContractError(f"kind {kind!r} is not a kiosk -> hub message", "bad_topic")
-    data = load_json_object(payload, max_depth)
+    data = (load or load_json_object)(payload, max_depth)
     version = data.get("schema")
     if version != SCHEMA_VERSION:
         raise ContractError(f"unknown schema version {version if isinstance(version, (int, type(None))) else repr(str(version)[:40])}; this hub understands {SCHEMA_VERSION}",

@@ -20,6 +20,18 @@ from hub import medic
 FINAL_OUTCOME_SQL = ("COALESCE((SELECT d.decision FROM medic_decisions d WHERE d.event_id = exams.event_id "
                      "ORDER BY d.id DESC LIMIT 1), exams.outcome)")
 
+#: ``final_outcome = ?`` as a filter on ``exams`` (bind the outcome twice, :func:`filter_params`): the exams
+#: without a medic decision whose pre-decision is it, or those whose current decision is it. The same rows
+#: as ``FINAL_OUTCOME_SQL = ?``: ``exams.medic_decision`` is the newest decision, written with it
+#: (:func:`hub.medic.record_decision`, migration 0004). Each branch walks an index (``exams_by_outcome_time``
+#: and the partial ``exams_medic_decided``), so counting a filtered journal reads the matching exams only.
+FINAL_FILTER_SQL = "((exams.outcome = ? AND exams.medic_decision IS NULL) OR exams.medic_decision = ?)"
+
+
+def filter_params(outcome: str) -> list[str]:
+    """The parameters of :data:`FINAL_FILTER_SQL` for one final outcome."""
+    return [outcome, outcome]
+
 
 def ensure_schema(store) -> None:
     """The decisions table exists before any query joins it (a hub that never saw a medic has none yet)."""

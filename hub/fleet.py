@@ -173,6 +173,23 @@ def _write_atomically(path: Path, text: str, new_mode: int) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- records stored per kiosk
+
+
+def stored_records(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
+    """(site, kiosk) → ``records`` (journal records stored) and ``max_seq`` (the highest sequence stored).
+
+    The counts come from ``received_tally`` (migration 0004: one row per kiosk journal, kept by triggers
+    on ``received`` in the writer's transaction), each journal's highest sequence from ``received``'s
+    primary key (one index seek per journal), so ``GET /api/v1/kiosks`` does not count every record ever
+    stored on each request."""
+    rows = store.query(
+        "SELECT t.site, t.kiosk, CAST(sum(t.records) AS BIGINT) AS records, max((SELECT max(r.seq) FROM received r "
+        "WHERE r.site = t.site AND r.kiosk = t.kiosk AND r.incarnation = t.incarnation)) AS max_seq "
+        "FROM received_tally t GROUP BY t.site, t.kiosk")
+    return {(r["site"], r["kiosk"]): r for r in rows if r["records"]}
+
+
 # --------------------------------------------------------------------------- the broker's password file
 
 

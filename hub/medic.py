@@ -18,7 +18,6 @@ a repeat by ``command_id`` (= ``decision_id``).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import datetime, timezone
@@ -28,9 +27,10 @@ from firmware_bridges.contract import Command
 from firmware_bridges.readings import READING_FIELDS
 from hub import medic_signing
 from hub.command_publisher import CommandPublisher
+from hub.db.exam_body import decode_body
 from hub.store import RequestRefused, Store, utc_now
 
-log = logging.getLogger("hub.medic")
+log = logging.getLogger(__name__)
 
 Decision = Literal["admitted", "not_admitted"]
 #: Kiosk outcomes that put an exam in the medic queue (admission-rules.md, "Outcomes").
@@ -39,6 +39,11 @@ QUEUE_OUTCOMES = ("needs_medic", "not_admitted")
 #: employer (reference.md §1.3). ``alcohol`` covers alcohol.trace / .unconfirmed / .window too.
 INTOXICATION_RULES = ("alcohol", "psychoactive")
 TEXT_MAX = 2000
+#: The held exams without a decision, as the partial index ``exams_medic_waiting`` (migration 0004) states
+#: them, so both queue reads walk that index: their cost follows the exams that wait, not the year's held
+#: exams. ``medic_decision`` is set in the transaction that stores a decision (:func:`record_decision`);
+#: the queries still check ``medic_decisions`` itself, so the column only narrows the walk.
+WAITING = "e.outcome IN ('needs_medic', 'not_admitted') AND e.medic_decision IS NULL"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS medic_decisions (
@@ -69,6 +74,12 @@ BEFORE DELETE ON medic_decisions
 BEGIN SELECT RAISE(ABORT, 'medic decisions are never deleted'); END;
 """
 
+def waiting_index(store: Store) -> str:
+    """SQLite's planner, left alone, counts the queue along ``exams_by_outcome_time`` (every held exam of
+    the year); name the partial index there. PostgreSQL picks it by itself."""
+    return "INDEXED BY exams_medic_waiting" if store.backend == "sqlite" else ""
+
+
 class MedicError(RequestRefused):
     """A request the medic module refuses."""
 
@@ -94,15 +105,14 @@ def review_queue(store: Store, limit: int = 200) -> list[dict]:
     ensure_schema(store)
     rows = store.query(
         "SELECT e.event_id, e.site, e.kiosk, e.exam_id, e.worker_id, e.exam_type, e.finished_at, e.outcome, "
-        "e.historical, e.received_at, e.body FROM exams e "
-        "WHERE e.outcome IN ('needs_medic', 'not_admitted') "
-        "AND NOT EXISTS (SELECT 1 FROM medic_decisions d WHERE d.event_id = e.event_id) "
+        "e.historical, e.received_at, e.body_z FROM exams e "
+        f"{waiting_index(store)} WHERE {WAITING} AND NOT EXISTS (SELECT 1 FROM medic_decisions d WHERE d.event_id = e.event_id) "
         "ORDER BY e.finished_at, e.seq LIMIT ?",
         [limit],
     )
     now = datetime.now(timezone.utc)
     for row in rows:
-        body = json.loads(row.pop("body"))
+        body = decode_body(row.pop("body_z"))
         row["historical"] = bool(row["historical"])
         row["fired_rules"] = _fired_rules(body)
         row["intoxication"] = _intoxication(body)
@@ -113,9 +123,8 @@ def review_queue(store: Store, limit: int = 200) -> list[dict]:
 def queue_size(store: Store) -> int:
     """How many exams wait for a medic (the whole queue, not one page of it)."""
     ensure_schema(store)
-    return store.scalar(
-        "SELECT count(*) FROM exams e WHERE e.outcome IN ('needs_medic', 'not_admitted') "
-        "AND NOT EXISTS (SELECT 1 FROM medic_decisions d WHERE d.event_id = e.event_id)")
+    return store.scalar(f"SELECT count(*) FROM exams e {waiting_index(store)} WHERE {WAITING} "
+                        "AND NOT EXISTS (SELECT 1 FROM medic_decisions d WHERE d.event_id = e.event_id)")
 
 
 def exam_record(store: Store, event_id: str) -> dict | None:
@@ -126,13 +135,13 @@ def exam_record(store: Store, event_id: str) -> dict | None:
     ensure_schema(store)
     rows = store.query(
         "SELECT event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, outcome, "
-        "rule_set_version, historical, received_at, body FROM exams WHERE event_id = ?",
+        "rule_set_version, historical, received_at, body_z FROM exams WHERE event_id = ?",
         [event_id],
     )
     if not rows:
         return None
     row = rows[0]
-    body = json.loads(row.pop("body"))
+    body = decode_body(row.pop("body_z"))
     row["historical"] = bool(row["historical"])
     row["measurements"] = [{**m, "unit": READING_FIELDS.get(m.get("field"), "")} for m in body.get("measurements", [])]
     row["answers"] = body.get("answers", {})
@@ -140,6 +149,7 @@ def exam_record(store: Store, event_id: str) -> dict | None:
     row["worker"] = body.get("worker") or {}
     row["ticket"] = body.get("ticket")
     row["identity_photos"] = body.get("identity_photos", [])  # medic only (323-FZ art. 13; 152-FZ art. 11)
+    row["fatigue"] = body.get("fatigue")  # the fatigue / stress screening, medic only (seed 002 B.3.3.5)
     row["fired"] = body.get("fired", [])
     row["reasons"] = body.get("reasons", [])
     row["summary"] = body.get("summary", {})
@@ -253,13 +263,17 @@ def record_decision(
         conn = store.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # first: the exam's current decision on its row (migration 0004; the queue and the final-outcome
+            # counts select by it). On PostgreSQL the row lock makes two decisions on one exam take turns, so
+            # the check of the current decision below sees the other's, and the newest id is the value kept.
+            conn.execute("UPDATE exams SET medic_decision = ? WHERE event_id = ?", (decision, event_id))
             exam = conn.execute(
-                "SELECT site, kiosk, exam_id, worker_id, outcome, body FROM exams WHERE event_id = ?", (event_id,)
+                "SELECT site, kiosk, exam_id, worker_id, outcome, body_z FROM exams WHERE event_id = ?", (event_id,)
             ).fetchone()
             if exam is None:
                 raise MedicError(404, f"no exam with event id {event_id}")
-            site, kiosk, exam_id, worker_id, kiosk_outcome, body_json = exam
-            body = json.loads(body_json)
+            site, kiosk, exam_id, worker_id, kiosk_outcome, stored_body = exam
+            body = decode_body(stored_body)
             current = conn.execute(
                 "SELECT d.decision_id, d.medic, d.decided_at FROM medic_decisions d WHERE d.event_id = ? AND NOT EXISTS "
                 "(SELECT 1 FROM medic_decisions n WHERE n.supersedes = d.decision_id) ORDER BY d.id DESC LIMIT 1",

@@ -1,4 +1,5 @@
-"""Retention per kind of data, and per-minute / per-hour roll-ups of telemetry (docs/timeseries.md).
+"""Retention per kind of data, per-minute / per-hour roll-ups and compaction of telemetry
+(docs/timeseries.md), on SQLite and PostgreSQL alike.
 
 Roll-ups
     ``telemetry_minute`` and ``telemetry_hour`` hold, per (UTC period, site, kiosk, zone, sensor,
@@ -8,28 +9,33 @@ Roll-ups
     energy-averaged (ISO 9612:2009 / ГОСТ Р ИСО 9612-2013, equal-energy rule; reference.md §4.1,
     the same formula as :func:`hub.models.noise_exposure.energy_average_db` with equal durations).
 
-    They are computed incrementally: each pass reads the telemetry rows stored since the last
-    pass (by SQLite rowid, a watermark kept in ``retention_state``) and merges them into their
-    periods. Every column is mergeable (counts and sums add, min/max compare), so a period that
-    receives late rows — a kiosk's backlog after days offline — is updated exactly, and a
-    period's row equals a direct computation over its raw values once they all arrived.
+    They are computed incrementally from the telemetry chunks (:mod:`hub.db.telemetry_points`) not
+    rolled up yet (``state`` without its ROLLED bit): a pass aggregates a batch of them, merges the
+    aggregates into their periods and marks the chunks rolled up, in one transaction — so each value
+    is counted exactly once, whatever order it arrived in. Every column is mergeable (counts and sums
+    add, min/max compare), so a period that receives late values — a kiosk's backlog after days
+    offline — is updated exactly, and a period's row equals a direct computation over its raw values.
+
+Compaction
+    The ingest writes one raw chunk per series and hour per batch (fast, ~16 bytes a value plus a row
+    per chunk). Once rolled up and its hour is over, a series' chunks of that hour are merged into its
+    last compacted chunk of the 7-day window (hub.db.telemetry_points.SPAN_US; delta-coded times,
+    byte-shuffled values, zlib: a few bytes a value), up to MAX_CHUNK_POINTS a chunk.
 
 Retention
-    Raw telemetry is deleted only inside rowid ranges already rolled up
-    (``telemetry_rolled_ranges``, one row per roll-up batch with the range's oldest and newest
-    reading time), so nothing is deleted before it is summarised. The row holding the largest
-    rowid is never deleted: SQLite gives a new row max(rowid)+1, and keeping that row means a
-    new row can never take a rowid at or below the watermark. Roll-ups, dead letters and the
-    audit log are deleted by age; the audit log never younger than ``audit_log_min_days`` (and
-    never below :data:`AUDIT_LOG_FLOOR_DAYS`, whatever the configuration says).
+    Raw telemetry is deleted in whole chunks whose last value is older than the cutoff (a compacted
+    chunk spans a week at most), and only chunks already rolled up, so nothing is deleted before it
+    is summarised. Roll-ups, dead letters
+    and the audit log are deleted by age; the audit log never younger than ``audit_log_min_days``
+    (and never below :data:`AUDIT_LOG_FLOOR_DAYS`, whatever the configuration says).
 
-Every step is one short transaction of at most ``batch_rows`` rows under the store's lock,
-with ``pause_s`` between steps, so the ingest and the API wait milliseconds at most.
+Every step is one short transaction of at most ``batch_rows`` values or rows under the store's lock,
+with ``pause_s`` between steps, so the ingest and the API wait milliseconds at most. The ingest only
+ever inserts chunks; only this task changes or deletes them (one task per hub: the main process).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -38,12 +44,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
+from hub.db.telemetry_points import (
+    COMPACTED,
+    HOUR_US,
+    MAX_CHUNK_POINTS,
+    ROLLED,
+    SPAN_US,
+    chunk_rows,
+    from_us,
+    to_us,
+    unpack,
+)
+
 log = logging.getLogger("hub.retention")
 
 #: 5 years (5 × 365 + 2 leap days): the exam journal is kept 5 years (reference.md §1.6, design
 #: default D); the audit log of reads of those records is kept at least as long. Not lowered by config.
 AUDIT_LOG_FLOOR_DAYS = 1827
 ACTOR = "hub-retention"
+#: an hour's chunks are compacted once the hour ended this long ago (by the clock): the ingest's
+#: batches of the hour are in by then (a later one only makes one more compacted chunk of it)
+COMPACT_AFTER = timedelta(minutes=2)
+FINAL = ROLLED | COMPACTED
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS telemetry_minute (
@@ -62,11 +84,6 @@ CREATE TABLE IF NOT EXISTS telemetry_hour (
 CREATE UNIQUE INDEX IF NOT EXISTS telemetry_hour_key
     ON telemetry_hour(period, site, kiosk, zone, sensor_id, quantity);
 CREATE INDEX IF NOT EXISTS telemetry_hour_by_zone ON telemetry_hour(zone, quantity, period);
-CREATE TABLE IF NOT EXISTS telemetry_rolled_ranges (
-    first_rowid INTEGER PRIMARY KEY, last_rowid INTEGER NOT NULL, rows INTEGER NOT NULL,
-    min_ts REAL, max_ts REAL
-);
-CREATE TABLE IF NOT EXISTS retention_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retention_totals (
     kind TEXT PRIMARY KEY, deleted INTEGER NOT NULL, last_at TEXT NOT NULL
 );
@@ -77,31 +94,29 @@ KEY = ("period", "site", "kiosk", "zone", "sensor_id", "quantity")
 
 #: Merge a batch's aggregate into a period's row: counts and sums add, min/max compare (NULL = none
 #: yet), the arithmetic mean (not for decibels: those have an energy sum) and LAeq are recomputed from
-#: the merged sums. In DO UPDATE a bare column name is the row's value before the update.
+#: the merged sums. ``{t}.column`` is the row's value before the update (both back ends); ``{least}``
+#: and ``{greatest}`` are the two-argument min/max of the back end.
 MERGE_SQL = """
-INSERT INTO {table} ({key}, n, invalid, sum, min, max, mean, energy_sum, laeq, updated_at)
+INSERT INTO {t} ({key}, n, invalid, sum, min, max, mean, energy_sum, laeq, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT({key}) DO UPDATE SET
-    n = n + excluded.n,
-    invalid = invalid + excluded.invalid,
-    sum = CASE WHEN sum IS NULL THEN excluded.sum WHEN excluded.sum IS NULL THEN sum ELSE sum + excluded.sum END,
-    min = CASE WHEN min IS NULL THEN excluded.min WHEN excluded.min IS NULL THEN min
-               ELSE min(min, excluded.min) END,
-    max = CASE WHEN max IS NULL THEN excluded.max WHEN excluded.max IS NULL THEN max
-               ELSE max(max, excluded.max) END,
-    mean = CASE WHEN energy_sum IS NULL AND excluded.energy_sum IS NULL AND n + excluded.n > 0
-                THEN (coalesce(sum, 0.0) + coalesce(excluded.sum, 0.0)) / (n + excluded.n) END,
-    energy_sum = CASE WHEN energy_sum IS NULL THEN excluded.energy_sum WHEN excluded.energy_sum IS NULL
-                      THEN energy_sum ELSE energy_sum + excluded.energy_sum END,
-    laeq = CASE WHEN (energy_sum IS NOT NULL OR excluded.energy_sum IS NOT NULL) AND n + excluded.n > 0
-                THEN 10.0 * log10((coalesce(energy_sum, 0.0) + coalesce(excluded.energy_sum, 0.0))
-                                  / (n + excluded.n)) END,
+    n = {t}.n + excluded.n,
+    invalid = {t}.invalid + excluded.invalid,
+    sum = CASE WHEN {t}.sum IS NULL THEN excluded.sum WHEN excluded.sum IS NULL THEN {t}.sum
+               ELSE {t}.sum + excluded.sum END,
+    min = CASE WHEN {t}.min IS NULL THEN excluded.min WHEN excluded.min IS NULL THEN {t}.min
+               ELSE {least}({t}.min, excluded.min) END,
+    max = CASE WHEN {t}.max IS NULL THEN excluded.max WHEN excluded.max IS NULL THEN {t}.max
+               ELSE {greatest}({t}.max, excluded.max) END,
+    mean = CASE WHEN {t}.energy_sum IS NULL AND excluded.energy_sum IS NULL AND {t}.n + excluded.n > 0
+                THEN (coalesce({t}.sum, 0.0) + coalesce(excluded.sum, 0.0)) / ({t}.n + excluded.n) END,
+    energy_sum = CASE WHEN {t}.energy_sum IS NULL THEN excluded.energy_sum WHEN excluded.energy_sum IS NULL
+                      THEN {t}.energy_sum ELSE {t}.energy_sum + excluded.energy_sum END,
+    laeq = CASE WHEN ({t}.energy_sum IS NOT NULL OR excluded.energy_sum IS NOT NULL) AND {t}.n + excluded.n > 0
+                THEN 10.0 * log10((coalesce({t}.energy_sum, 0.0) + coalesce(excluded.energy_sum, 0.0))
+                                  / ({t}.n + excluded.n)) END,
     updated_at = excluded.updated_at
 """
-
-
-class RollupHalted(RuntimeError):
-    """The telemetry rowids no longer match the watermark (the database was VACUUMed or replaced)."""
 
 
 def utc_now() -> datetime:
@@ -128,7 +143,7 @@ def laeq(energy_sum: float, n: int) -> float:
 
 @dataclass
 class Aggregate:
-    """Statistics of one period and series over one batch of rows (merged into the table by
+    """Statistics of one period and series over one batch of values (merged into the table by
     :data:`MERGE_SQL`)."""
 
     n: int = 0
@@ -159,62 +174,66 @@ class Aggregate:
         return (self.n, self.invalid, self.sum, self.min, self.max, self.sum / self.n, None, None)
 
 
-def aggregate_rows(rows: Iterable[tuple], decibel_quantities: set[str]) -> dict[tuple[str, tuple], Aggregate]:
-    """(resolution, key) → Aggregate of raw telemetry rows (site, kiosk, zone, sensor_id, quantity,
-    ts, value); periods are UTC minutes and hours, whatever offset the reading's time was written in."""
+_MINUTE_US = 60_000_000
+
+
+def aggregate_points(points: Iterable[tuple[tuple, int, float | None]], decibel_quantities: set[str]
+                     ) -> dict[tuple[str, tuple], Aggregate]:
+    """(resolution, key) → Aggregate of values ((site, kiosk, zone, sensor_id, quantity), time µs, value);
+    periods are UTC minutes and hours."""
     out: dict[tuple[str, tuple], Aggregate] = {}
-    for site, kiosk, zone, sensor_id, quantity, ts_text, value in rows:
-        ts = parse_ts(ts_text)
+    periods: dict[int, str] = {}
+    for (site, kiosk, zone, sensor_id, quantity), us, value in points:
         decibel = quantity in decibel_quantities
-        for resolution, period in (("minute", minute_of(ts)), ("hour", hour_of(ts))):
+        minute_us = us - us % _MINUTE_US
+        hour_us = us - us % HOUR_US
+        for resolution, start in (("minute", minute_us), ("hour", hour_us)):
+            period = periods.get(start)
+            if period is None:
+                period = periods[start] = from_us(start).isoformat()
             key = (resolution, (period, site, kiosk, zone, sensor_id, quantity))
-            out.setdefault(key, Aggregate()).add(value, decibel)
+            found = out.get(key)
+            if found is None:
+                found = out[key] = Aggregate()
+            found.add(value, decibel)
     return out
 
 
 class Retention:
-    """Roll-ups and retention on a :class:`hub.store.Store`; :meth:`start` runs them periodically."""
+    """Roll-ups, compaction and retention on a :class:`hub.store.Store` (SQLite or PostgreSQL);
+    :meth:`start` runs them periodically."""
 
     def __init__(self, store, settings):
-        if getattr(store, "backend", "sqlite") != "sqlite":
-            raise ValueError("retention and roll-ups run on SQLite only: they walk the telemetry's SQLite row ids "
-                             "(docs/deploy.md, \"The hub's database\")")
         self.store = store
         self.settings = settings
         self.decibel = set(settings.decibel_quantities)
+        self.sqlite = getattr(store, "backend", "sqlite") == "sqlite"
         store.ensure_schema("retention", SCHEMA)
-        with store.lock:
-            try:
-                store.conn.execute("SELECT log10(10.0)").fetchone()
-            except Exception:  # an SQLite built without its math functions: the same C log10 from Python
-                store.conn.create_function("log10", 1, math.log10, deterministic=True)
+        if self.sqlite:
+            with store.lock:
+                try:
+                    store.conn.execute("SELECT log10(10.0)").fetchone()
+                except Exception:  # an SQLite built without its math functions: the same C log10 from Python
+                    store.conn.create_function("log10", 1, math.log10, deterministic=True)
+        least, greatest = ("min", "max") if self.sqlite else ("LEAST", "GREATEST")
+        self._merge_sql = {table: MERGE_SQL.format(t=table, key=", ".join(KEY), least=least, greatest=greatest)
+                           for table in ROLLUP_TABLES.values()}
+        self._series: dict[int, tuple[str, str, str, str, str]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_rollup: str | None = None
+        self.last_compaction: str | None = None
         self.last_prune: dict | None = None
         self.last_error: dict | None = None
-        self.halted: str | None = None
 
-    # ------------------------------------------------------------------ state
-
-    def _state(self, name: str) -> str | None:
-        row = self.store.conn.execute("SELECT value FROM retention_state WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
-
-    def _set_state(self, name: str, value: str) -> None:
-        self.store.conn.execute("INSERT INTO retention_state VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
-                                "value = excluded.value", (name, value))
+    # ------------------------------------------------------------------ helpers
 
     def _count_deleted(self, kind: str, deleted: int) -> None:
         if deleted:
             self.store.conn.execute(
                 "INSERT INTO retention_totals VALUES (?, ?, ?) ON CONFLICT(kind) DO UPDATE SET "
-                "deleted = deleted + excluded.deleted, last_at = excluded.last_at",
+                "deleted = retention_totals.deleted + excluded.deleted, last_at = excluded.last_at",
                 (kind, deleted, utc_now().isoformat()))
-
-    def watermark(self) -> int:
-        with self.store.lock:
-            return int(self._state("telemetry_rowid") or 0)
 
     def _transaction(self, work):
         """Run ``work()`` in one write transaction under the store's lock."""
@@ -234,56 +253,86 @@ class Retention:
         """Let the ingest and the API have the lock; True when asked to stop."""
         return self._stop.wait(self.settings.pause_s) if self.settings.pause_s else self._stop.is_set()
 
+    def _series_of(self, ids: Iterable[int]) -> dict[int, tuple[str, str, str, str, str]]:
+        """(site, kiosk, zone, sensor_id, quantity) of series ids (cached: a series never changes)."""
+        missing = sorted({i for i in ids if i not in self._series})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            for row in self.store.query_rows(
+                    f"SELECT id, site, kiosk, zone, sensor_id, quantity FROM telemetry_series WHERE id IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                self._series[row[0]] = tuple(row[1:])
+        return self._series
+
+    #: chunks not rolled up yet; with ``state != FINAL`` every query of open chunks walks the small partial
+    #: index ``telemetry_chunks_open`` (state, series_id, t0, …), in its order: no sort, however many
+    UNROLLED = f"state != {FINAL} AND state IN (0, {COMPACTED})"
+
+    def _open_chunks(self, where: str, params: list, order: str, values: int | None = None) -> list[tuple]:
+        """(id, series_id, t0, n, state, points) of chunks not final yet matching ``where`` (at most
+        ``batch_rows`` chunks, and ``values`` values when given, at least one chunk): picked in the order of
+        the partial index, then only their points read, by id."""
+        picked = self.store.query_rows(
+            f"SELECT id, series_id, t0, n, state FROM telemetry_chunks WHERE state != {FINAL} AND {where} "
+            f"ORDER BY {order} LIMIT ?", [*params, self.settings.batch_rows])
+        if values is not None:
+            taken, total = [], 0
+            for row in picked:
+                if taken and total + row[3] > values:
+                    break
+                taken.append(row)
+                total += row[3]
+            picked = taken
+        points: dict[int, bytes] = {}
+        for start in range(0, len(picked), 500):
+            ids = [row[0] for row in picked[start:start + 500]]
+            points.update(self.store.query_rows(
+                f"SELECT id, points FROM telemetry_chunks WHERE id IN ({','.join('?' * len(ids))})", ids))
+        return [(*row, points[row[0]]) for row in picked if row[0] in points]
+
+    def pending(self) -> int:
+        """Telemetry values not rolled up yet."""
+        return int(self.store.scalar(f"SELECT coalesce(sum(n), 0) FROM telemetry_chunks WHERE {self.UNROLLED}")
+                   or 0)
+
     # ------------------------------------------------------------------ roll-ups
 
-    @staticmethod
-    def _fingerprint(row: tuple) -> str:
-        return json.dumps([str(v) for v in row])
-
-    def _check_rowids(self, mark: int) -> None:
-        """Halt when the telemetry rowids were renumbered (VACUUM of a table without an index, a
-        replaced file): the row at the watermark is never deleted while it is the newest, so the
-        largest rowid below the watermark, or another row at it, means the numbering changed."""
-        conn = self.store.conn
-        top = conn.execute("SELECT max(rowid) FROM telemetry").fetchone()[0]
-        held = self._state("telemetry_fingerprint")
-        row = conn.execute("SELECT site, kiosk, seq, zone, sensor_id, quantity, ts FROM telemetry WHERE rowid = ?",
-                           (mark,)).fetchone()
-        if top is None or top < mark or (row is not None and held is not None and self._fingerprint(row) != held):
-            self.halted = (f"telemetry row {mark} is not the row rolled up last (the database was VACUUMed or "
-                           "replaced?); roll-ups and raw-telemetry pruning stopped")
-            raise RollupHalted(self.halted)
-
     def rollup_batch(self) -> int:
-        """Roll up the next ``batch_rows`` telemetry rows past the watermark; returns rows read.
-
-        The rows are read under the store's lock, aggregated without it, and merged in one short
-        transaction that also moves the watermark."""
-        if self.halted:
-            raise RollupHalted(self.halted)
-        with self.store.lock:
-            mark = int(self._state("telemetry_rowid") or 0)
-            if mark:
-                self._check_rowids(mark)
-            rows = self.store.conn.execute(
-                "SELECT rowid, site, kiosk, zone, sensor_id, quantity, ts, value, seq FROM telemetry "
-                "WHERE rowid > ? ORDER BY rowid LIMIT ?", (mark, self.settings.batch_rows)).fetchall()
-        if not rows:
+        """Roll up the next chunks not rolled up yet, up to ``batch_rows`` values (at least one chunk);
+        returns the values read. Read and aggregated without the lock; merged, and the chunks marked,
+        in one short transaction."""
+        taken = []
+        for state in (0, COMPACTED):  # one state at a time: the index's order, no sort
+            taken = self._open_chunks(f"state = {state}", [], "series_id, t0", values=self.settings.batch_rows)
+            if taken:
+                break
+        values = sum(row[3] for row in taken)
+        if not taken:
             return 0
-        times = [parse_ts(r[6]).timestamp() for r in rows]
-        fresh = aggregate_rows((r[1:8] for r in rows), self.decibel)
-        first, last, tail = rows[0][0], rows[-1][0], rows[-1]
+        series = self._series_of(row[1] for row in taken)
+
+        def points():
+            for _, series_id, _, _, _, blob in taken:
+                key = series[series_id]
+                times, found = unpack(blob)
+                for us, value in zip(times, found, strict=True):
+                    yield key, us, value
+
+        fresh = aggregate_points(points(), self.decibel)
+        ids = [row[0] for row in taken]
 
         def work() -> int:
-            if int(self._state("telemetry_rowid") or 0) != mark:
-                raise RuntimeError("another roll-up moved the watermark meanwhile; this batch is dropped")
+            marked = 0
+            conn = self.store.conn
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marked += conn.execute(
+                    f"UPDATE telemetry_chunks SET state = state | {ROLLED} WHERE (state & {ROLLED}) = 0 AND id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).rowcount
+            if marked != len(ids):
+                raise RuntimeError("another roll-up marked some of these chunks meanwhile; this batch is dropped")
             self._merge(fresh)
-            self.store.conn.execute("INSERT INTO telemetry_rolled_ranges VALUES (?, ?, ?, ?, ?)",
-                                    (first, last, len(rows), min(times), max(times)))
-            self._set_state("telemetry_rowid", str(last))
-            self._set_state("telemetry_fingerprint", self._fingerprint(
-                (tail[1], tail[2], tail[8], tail[3], tail[4], tail[5], tail[6])))
-            return len(rows)
+            return values
 
         return self._transaction(work)
 
@@ -293,33 +342,94 @@ class Retention:
         conn = self.store.conn
         now = utc_now().isoformat()
         for resolution, table in ROLLUP_TABLES.items():
-            conn.executemany(MERGE_SQL.format(table=table, key=", ".join(KEY)),
-                             [(*key, *agg.columns(key[5] in self.decibel), now)
-                              for (res, key), agg in fresh.items() if res == resolution])
+            rows = [(*key, *agg.columns(key[5] in self.decibel), now)
+                    for (res, key), agg in fresh.items() if res == resolution]
+            if rows:
+                conn.executemany(self._merge_sql[table], rows)
 
     def rollup(self) -> int:
-        """Roll up everything stored when called, batch by batch; returns rows read. (Rows stored
+        """Roll up everything stored when called, batch by batch; returns values read. (Values stored
         meanwhile wait for the next call, so a busy ingest cannot keep this from returning.)"""
-        with self.store.lock:
-            target = self.store.conn.execute("SELECT max(rowid) FROM telemetry").fetchone()[0] or 0
+        budget = self.pending()
         total = 0
-        while True:
+        while total < budget:
             read = self.rollup_batch()
             total += read
-            if read < self.settings.batch_rows or self.watermark() >= target or self._pause():
+            if not read or self._pause():
                 break
         self.last_rollup = utc_now().isoformat()
+        return total
+
+    # ------------------------------------------------------------------ compaction
+
+    def compact_batch(self, now: datetime | None = None) -> int:
+        """Merge the rolled-up raw chunks of hours that ended before ``now`` − COMPACT_AFTER into their
+        series' compacted chunk of the window (its last one while it holds fewer than MAX_CHUNK_POINTS);
+        returns the raw chunks merged."""
+        before = to_us((now or utc_now()) - COMPACT_AFTER)
+        closed = before - before % HOUR_US  # hours starting below this one are over
+        rows = self._open_chunks(f"state = {ROLLED} AND t0 < ?", [closed], "series_id, t0")
+        groups: dict[tuple[int, int], list[tuple]] = {}
+        for row in rows:
+            groups.setdefault((row[1], row[2] // SPAN_US), []).append(row)
+        if len(rows) == self.settings.batch_rows and len(groups) > 1:
+            groups.pop(max(groups))  # may continue past the limit: the next batch takes it whole
+        if not groups:
+            return 0
+        new_rows, replaced, merged = [], [], 0
+        for (series_id, window), members in groups.items():
+            into = self.store.query_rows(
+                f"SELECT id, n, points FROM telemetry_chunks WHERE t0 >= ? AND t0 < ? AND series_id = ? "
+                f"AND state = {FINAL} AND n < ? ORDER BY t0 DESC LIMIT 1",
+                [window * SPAN_US, (window + 1) * SPAN_US, series_id, MAX_CHUNK_POINTS])
+            times, values = [], []
+            for member in [*members, *((r[0], None, None, None, None, r[2]) for r in into)]:
+                t, v = unpack(member[5])
+                times += t
+                values += [math.nan if x is None else x for x in v]
+            new_rows.extend(chunk_rows(series_id, times, values, ROLLED, compact=True))
+            replaced += [(r[0], FINAL) for r in into]
+            replaced += [(member[0], ROLLED) for member in members]
+            merged += len(members)
+
+        def work() -> int:
+            conn = self.store.conn
+            gone = 0
+            for state in (ROLLED, FINAL):
+                ids = [i for i, s in replaced if s == state]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    gone += conn.execute(f"DELETE FROM telemetry_chunks WHERE state = {state} AND id IN "
+                                         f"({','.join('?' * len(chunk))})", chunk).rowcount
+            if gone != len(replaced):
+                raise RuntimeError("chunks changed while being compacted; this batch is dropped")
+            conn.executemany("INSERT INTO telemetry_chunks (series_id, t0, t1, n, state, points) "
+                             "VALUES (?,?,?,?,?,?)", new_rows)
+            return merged
+
+        return self._transaction(work)
+
+    def compact(self, now: datetime | None = None) -> int:
+        """Compact every closed hour's rolled-up chunks, batch by batch; returns the chunks replaced."""
+        total = 0
+        while not self._stop.is_set():
+            done = self.compact_batch(now)
+            total += done
+            if not done or self._pause():
+                break
+        self.last_compaction = utc_now().isoformat()
         return total
 
     # ------------------------------------------------------------------ retention
 
     def prune(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete what is past its retention, in short batches; returns rows deleted per kind."""
+        """Delete what is past its retention, in short batches; returns rows (values, for raw
+        telemetry) deleted per kind."""
         now = now or utc_now()
         s = self.settings
         deleted = {"raw_telemetry": 0, "telemetry_minute": 0, "telemetry_hour": 0, "dead_letters": 0,
                    "audit_log": 0}
-        if s.raw_telemetry_days and not self.halted:
+        if s.raw_telemetry_days:
             deleted["raw_telemetry"] = self._prune_raw(now - timedelta(days=s.raw_telemetry_days))
         for resolution, days, length in (("minute", s.telemetry_minute_days, timedelta(minutes=1)),
                                          ("hour", s.telemetry_hour_days, timedelta(hours=1))):
@@ -350,49 +460,48 @@ class Retention:
         return max(days, self.settings.audit_log_min_days, AUDIT_LOG_FLOOR_DAYS)
 
     def _prune_raw(self, cutoff: datetime) -> int:
-        """Delete raw telemetry read before ``cutoff``, only in rolled-up ranges, one range per step."""
-        limit = cutoff.timestamp()
-        cursor, total = 0, 0
+        """Delete the rolled-up chunks whose every value was read before ``cutoff`` (a compacted chunk
+        spans up to 7 days, hub.db.telemetry_points.SPAN_US: values up to that much older than the cutoff
+        may stay until a later pass), then the invalid-value reasons older than every chunk left.
+        Returns the values deleted."""
+        limit = to_us(cutoff)
+        total = 0
 
-        def step() -> tuple[int | None, int]:
+        def step() -> tuple[int, int]:
             conn = self.store.conn
-            found = conn.execute("SELECT first_rowid, last_rowid FROM telemetry_rolled_ranges "
-                                 "WHERE first_rowid > ? AND min_ts < ? ORDER BY first_rowid LIMIT 1",
-                                 (cursor, limit)).fetchone()
-            if found is None:
-                return None, 0
-            first, last = found
-            top = conn.execute("SELECT max(rowid) FROM telemetry").fetchone()[0]
-            rows = conn.execute("SELECT rowid, ts FROM telemetry WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
-            times = {rowid: parse_ts(ts).timestamp() for rowid, ts in rows}
-            old = [rowid for rowid, t in times.items() if t < limit and rowid != top]
-            for start in range(0, len(old), 500):
-                chunk = old[start:start + 500]
-                conn.execute(f"DELETE FROM telemetry WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
-            gone = set(old)
-            kept = [t for rowid, t in times.items() if rowid not in gone]
-            if kept:
-                conn.execute("UPDATE telemetry_rolled_ranges SET rows = ?, min_ts = ?, max_ts = ? "
-                             "WHERE first_rowid = ?", (len(kept), min(kept), max(kept), first))
-            else:
-                conn.execute("DELETE FROM telemetry_rolled_ranges WHERE first_rowid = ?", (first,))
-            self._count_deleted("raw_telemetry", len(old))
-            return first, len(old)
+            found = conn.execute(f"SELECT id, n FROM telemetry_chunks WHERE t0 < ? AND t1 < ? AND (state & {ROLLED}) "
+                                 f"= {ROLLED} LIMIT ?", (limit, limit, self.settings.batch_rows)).fetchall()
+            for start in range(0, len(found), 500):
+                chunk = [row[0] for row in found[start:start + 500]]
+                conn.execute(f"DELETE FROM telemetry_chunks WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            values = sum(row[1] for row in found)
+            self._count_deleted("raw_telemetry", values)
+            return len(found), values
 
         while True:
-            cursor, deleted = self._transaction(step)
-            total += deleted
-            if cursor is None or self._pause():
-                return total
+            chunks, values = self._transaction(step)
+            total += values
+            if chunks < self.settings.batch_rows or self._pause():
+                break
+
+        def reasons() -> int:
+            conn = self.store.conn
+            oldest = conn.execute("SELECT min(t0) FROM telemetry_chunks").fetchone()[0]
+            floor = limit if oldest is None else min(limit, oldest)
+            return conn.execute("DELETE FROM telemetry_invalid WHERE ts < ?", (floor,)).rowcount
+
+        self._transaction(reasons)
+        return total
 
     def _prune_periods(self, table: str, cutoff: datetime) -> int:
         """Delete roll-up rows of periods that started before ``cutoff``."""
         before = cutoff.astimezone(timezone.utc).replace(second=0, microsecond=0).isoformat()
+        key = ", ".join(KEY)
         total = 0
 
         def step() -> int:
             n = self.store.conn.execute(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE period < ? LIMIT ?)",
+                f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE period < ? LIMIT ?)",
                 (before, self.settings.batch_rows)).rowcount
             self._count_deleted(table, n)
             return n
@@ -430,7 +539,8 @@ class Retention:
 
     def run_once(self, now: datetime | None = None) -> dict:
         read = self.rollup()
-        return {"rolled_up": read, "deleted": self.prune(now)}
+        compacted = self.compact(now)
+        return {"rolled_up": read, "compacted_chunks": compacted, "deleted": self.prune(now)}
 
     def start(self) -> "Retention":
         self._thread = threading.Thread(target=self._loop, name="hub-retention", daemon=True)
@@ -447,12 +557,13 @@ class Retention:
         while not self._stop.is_set():
             try:
                 self.rollup()
+                self.compact()
                 if time.monotonic() >= next_prune:
                     self.prune()
                     next_prune = time.monotonic() + self.settings.prune_interval_s
                 self.last_error = None
-            except Exception as error:  # store fault or halted: say so, try again next round
-                if not self.last_error or self.last_error["message"] != str(error):
+            except Exception as error:  # store fault: say so, try again next round
+                if not self.last_error or self.last_error["message"] != f"{type(error).__name__}: {error}":
                     log.error("retention failed: %s", error)
                 self.last_error = {"message": f"{type(error).__name__}: {error}", "at": utc_now().isoformat()}
             self._stop.wait(self.settings.rollup_interval_s)
@@ -460,6 +571,7 @@ class Retention:
     def status(self) -> dict:
         totals = {row["kind"]: row["deleted"] for row in
                   self.store.query("SELECT kind, deleted FROM retention_totals ORDER BY kind")}
-        return {"watermark": self.watermark(), "last_rollup": self.last_rollup, "last_prune": self.last_prune,
-                "last_error": self.last_error, "halted": self.halted, "deleted_total": totals,
-                "audit_log_days": self.audit_log_days()}
+        return {"pending_values": self.pending(), "last_rollup": self.last_rollup,
+                "last_compaction": self.last_compaction, "last_prune": self.last_prune,
+                "last_error": self.last_error, "deleted_total": totals, "audit_log_days": self.audit_log_days()}
+

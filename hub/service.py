@@ -10,7 +10,7 @@ import uvicorn
 
 from firmware_bridges.ports import free_port, wait_listening
 from hub.api import create_app
-from hub.config import ConfigError, HubConfig
+from hub.config import HubConfig
 from hub.ingest import Ingest
 from hub.store import DeadLetterPolicy, Store
 
@@ -42,11 +42,7 @@ class HubService:
             self.timeseries = TimeseriesSink(config.timeseries, queue)
             self.ingest.telemetry_sinks.append(self.timeseries)
         self.retention = None  # hub.retention.Retention, when [retention] is configured
-        if config.retention is not None and not ingest_only:
-            if self.store.backend != "sqlite":
-                self.store.close()
-                raise ConfigError("[retention] runs on SQLite only (its roll-ups walk SQLite row ids); remove it "
-                                  "with storage.url = postgresql://… and use PostgreSQL partitioning (docs/deploy.md)")
+        if config.retention is not None and not ingest_only:  # SQLite or PostgreSQL (hub.retention)
             from hub.retention import Retention
 
             self.retention = Retention(self.store, config.retention)

@@ -34,7 +34,10 @@ from hub import evidence
 from hub.db import database_url, is_postgres, make_engine, migrate
 from hub.db.dbapi import PgConnection, PgReadPool
 from hub.db.ddl import sqlite_script_to_postgresql
+from hub.db.exam_body import INSERT_EXAM, exam_row
+from hub.db.telemetry_points import TelemetryWriter
 from hub.sequences import SequenceRanges
+from hub.wire_json import sorted_compact
 
 log = logging.getLogger("hub.store")
 
@@ -101,9 +104,10 @@ def content_hash(envelope: Envelope, raw_body: dict | None) -> str:
     """SHA-256 over what makes a record itself (kind, kiosk timestamp, body as received);
     not the ``historical`` flag, which differs between a live send and a backlog resend."""
     body = raw_body if raw_body is not None else envelope.body.model_dump(mode="json")
-    text = json.dumps([envelope.kind, envelope.ts.isoformat(), body], sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # json.dumps([...], sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False): the same
+    # bytes through orjson where it writes them alike (hub.wire_json), so stored hashes keep matching
+    text = sorted_compact([envelope.kind, envelope.ts.isoformat(), body], allow_nan=False)
+    return hashlib.sha256(text).hexdigest()
 
 
 #: A page count stops counting here; past it the API returns an estimate (``total_estimated``).
@@ -119,9 +123,9 @@ SEED_BELOW_ROWS = 20_000
 #: The planner's statistics (``sqlite_stat1``: rows, then rows per distinct prefix of the index) of a
 #: large hub — a million exams at 5 sites of 10 kiosks, ten million telemetry values, 100 000 events —
 #: given to a hub too small to measure its own, so that it plans its queries as it will at scale
-#: (e.g. the medic queue walks its partial index rather than sorting one outcome's rows, the
-#: telemetry query skip-scans zones). On a larger table the row counts and the counts of columns with
-#: few values are measured and these give the rest (rows per worker, per timestamp).
+#: (e.g. the medic queue walks its partial index rather than sorting one outcome's rows; telemetry,
+#: read by time range through its one index, needs none). On a larger table the row counts and the
+#: counts of columns with few values are measured and these give the rest (rows per worker, per timestamp).
 SEEDED_STATISTICS: dict[str, dict[str, str]] = {
     "exams": {
         "sqlite_autoindex_exams_1": "1000000 1",
@@ -135,7 +139,6 @@ SEEDED_STATISTICS: dict[str, dict[str, str]] = {
         "exams_chain_waiting": "100 2",
         "exams_medic_queue": "60000 2",  # hub/medic.py's partial index (outcome needs_medic / not_admitted)
     },
-    "telemetry": {"telemetry_by_zone": "10000000 500000 100000 2"},
     "events": {"sqlite_autoindex_events_1": "100000 1", "events_by_type": "100000 10000 2"},
 }
 
@@ -485,6 +488,11 @@ class Store(_Reading):
         self.dead_letter_policy = dead_letters or DeadLetterPolicy()
         self._extensions: set[str] = set()
         self._stored_since_analyze = 0
+        #: telemetry points of a batch, written as packed chunks at its end (hub.db.telemetry_points)
+        self.telemetry = TelemetryWriter()
+        #: (site, kiosk) -> signing key, as read by the exams of the batch being committed (commit_batch)
+        self._chain_keys: dict[tuple[str, str], str | None] = {}
+        self._verdicts: evidence.Verdicts | None = None  # the batch's signatures checked beforehand, if any
         self.statistics = self.refresh_statistics()
 
     # ------------------------------------------------------------------ indexes and statistics
@@ -671,6 +679,7 @@ class Store(_Reading):
         self,
         envelopes: Iterable[tuple[Envelope, str] | tuple[Envelope, str, dict]],
         dead_letters: Iterable[Sequence],
+        verdicts: evidence.Verdicts | None = None,
     ) -> BatchResult:
         """Store valid records idempotently and dead letters, in one durable transaction.
 
@@ -678,11 +687,15 @@ class Store(_Reading):
         evidence chain and the content hash are computed over. ``dead_letters``: (topic, payload,
         reason[, code]). A record whose identity (site, kiosk, incarnation, seq) or event id is
         already stored with other content is a *conflict*: it is kept whole in ``conflicts`` for an
-        admin (never stored as, or acknowledged as, the other record).
+        admin (never stored as, or acknowledged as, the other record). ``verdicts``: the exams' signatures
+        as a :class:`hub.evidence.SignaturePool` checked them (the same results, computed beforehand).
         """
         result = BatchResult()
         with self.lock:
             conn = self.conn
+            self.telemetry.begin()
+            self._chain_keys = {}  # kiosk keys read by this batch's exams (hub.evidence.verify_and_link)
+            self._verdicts = verdicts
             with immediate_transaction(conn):
                 for envelope, received_at, *raw in envelopes:
                     result.touch(envelope)
@@ -710,6 +723,8 @@ class Store(_Reading):
                     result.dead_lettered += 1
                 if result.dead_lettered:
                     self._rotate_dead_letters()
+                self.telemetry.flush(conn)
+            self.telemetry.committed()
             if result.stored:  # committed; statistics are refreshed now and then (never fails the batch)
                 self._note_stored(len(result.stored))
         return result
@@ -738,28 +753,23 @@ class Store(_Reading):
                 return ("sequence_conflict", f"{identity} already holds event {row[0]}, not {event_id}")
             return ("event_id_conflict", f"event id {event_id} already stored under another identity, not {identity}")
         body = env.body
+        if env.kind == "telemetry":  # staged; written as packed chunks when the batch ends (Store.telemetry)
+            self.telemetry.add(env.site, env.kiosk, body.readings)
+            return "stored"
         body_json = body.model_dump_json()
         kiosk_ts = env.ts.isoformat()
         if env.kind == "exam":
             chain_status = evidence.verify_and_link(conn, env.site, env.kiosk, event_id,
                                                     raw_body if raw_body is not None else body.model_dump(mode="json"),
-                                                    incarnation)
-            conn.execute(
-                "INSERT INTO exams (event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, "
-                "finished_at, outcome, rule_set_version, historical, kiosk_ts, received_at, body, chain_status, "
-                "incarnation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                                    incarnation, keys=self._chain_keys, verdicts=self._verdicts)
+            # the measurements as json.loads(body_json) gives them, for the typed columns (exam_row): read off
+            # the model that wrote body_json instead of parsing the text again
+            readings = {"measurements": [{"field": m.field, "value": m.value, "attempt": m.attempt}
+                                         for m in body.measurements]}
+            conn.execute(INSERT_EXAM, exam_row(  # the body kept once, compressed (hub.db.exam_body)
                 (event_id, env.site, env.kiosk, env.seq, body.exam_id, body.worker_id, body.exam_type,
                  body.started_at.isoformat(), body.finished_at.isoformat(), body.outcome, body.rule_set_version,
-                 int(env.historical), kiosk_ts, received_at, body_json, chain_status, incarnation),
-            )
-        elif env.kind == "telemetry":
-            rows = []
-            for reading in body.readings:
-                ts = reading.ts.isoformat()
-                for quantity, value in reading.values.items():
-                    rows.append((env.site, env.kiosk, env.seq, reading.sensor_id, reading.zone, ts, quantity,
-                                 value, reading.invalid.get(quantity)))
-            conn.executemany("INSERT INTO telemetry VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                 int(env.historical), kiosk_ts, received_at, chain_status, incarnation), body_json, readings))
         elif env.kind == "event":
             conn.execute(
                 "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -800,6 +810,7 @@ class Store(_Reading):
         if self.trust_on_first_use and announced and evidence.key_for(self.conn, env.site, env.kiosk) is None:
             self.conn.execute("INSERT INTO kiosk_keys VALUES (?,?,?,?,?)",
                               (env.site, env.kiosk, announced, "trust_on_first_use", received_at))
+            self._chain_keys.pop((env.site, env.kiosk), None)  # the batch's later exams read the new key
         self.conn.execute(
             """INSERT INTO kiosks (site, kiosk, state, status_ts, last_seen, status) VALUES (?,?,?,?,?,?)
                ON CONFLICT(site, kiosk) DO UPDATE SET

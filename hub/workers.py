@@ -32,6 +32,7 @@ from firmware_bridges.contract import Command, Identifier
 from firmware_bridges.sqlite_tx import immediate_transaction
 from hub.command_publisher import CommandPublisher
 from hub.config import IndividualNormsSection
+from hub.db.exam_body import decode_body
 from hub.final_outcome import FINAL_OUTCOME_SQL
 from hub.final_outcome import ensure_schema as ensure_decisions_schema
 from hub.store import RequestRefused
@@ -200,12 +201,12 @@ def propose_norm(store, personnel_number: str, medic: str, settings: NormSetting
     since = (datetime.now(timezone.utc) - timedelta(days=settings.lookback_days)).isoformat()
     ensure_decisions_schema(store)
     rows = store.query(
-        f"SELECT finished_at, body FROM exams WHERE worker_id = ? AND finished_at >= ? AND {FINAL_OUTCOME_SQL} = "
+        f"SELECT finished_at, body_z FROM exams WHERE worker_id = ? AND finished_at >= ? AND {FINAL_OUTCOME_SQL} = "
         "'admitted' ORDER BY finished_at DESC LIMIT ?", [personnel_number, since, settings.max_readings])
     readings: dict[str, list[float]] = {"systolic_mmhg": [], "diastolic_mmhg": [], "pulse_bpm": []}
     used: list[str] = []
     for row in rows:
-        body = json.loads(row["body"])
+        body = decode_body(row["body_z"])
         values = {field: _last_value(body, field) for field in readings}
         if values["systolic_mmhg"] is None or values["diastolic_mmhg"] is None:
             continue

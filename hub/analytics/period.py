@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from hub.db import telemetry_points
+
 #: The analyses reach beyond the dates they are given (the longest lookback, 3660 days; Rt's episode
 #: history; night shifts): dates this close to the calendar's ends cannot be analysed (a bound of
 #: Python's date type, not a policy).
@@ -61,8 +63,10 @@ class Period:
 
 def newest_data_day(store, tz: ZoneInfo) -> date | None:
     """Local day of the newest exam or telemetry reading in the store (None when it is empty)."""
-    stamps = [store.scalar("SELECT max(started_at) FROM exams"), store.scalar("SELECT max(ts) FROM telemetry")]
-    parsed = [parse_ts(s) for s in stamps if s]
+    parsed = [parse_ts(s) for s in (store.scalar("SELECT max(started_at) FROM exams"),) if s]
+    newest = telemetry_points.newest_us(store)
+    if newest is not None:
+        parsed.append(telemetry_points.from_us(newest))
     return max(parsed).astimezone(tz).date() if parsed else None
 
 

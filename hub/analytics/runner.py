@@ -32,6 +32,7 @@ from hub.analytics.schema import ensure_schema
 from hub.analytics.settings import AnalyticsSettings
 from hub.analytics.smoke import smoke_violations
 from hub.analytics.workplaces import load_workplaces_file
+from hub.db import telemetry_points
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +110,13 @@ def runner_for(store) -> "AnalyticsRunner | None":
 
 def newest_data_day(store, tz) -> date | None:
     """:func:`hub.analytics.period.newest_data_day` by index only: the newest ``started_at`` of an exam
-    (``exams_by_started``) and the newest ``ts`` of each (zone, quantity) of ``telemetry_by_zone``,
-    walked from one distinct pair to the next — never a scan of the telemetry. Same answer (the
-    same text maxima)."""
+    (``exams_by_started``) and the newest telemetry reading (the chunks' time index,
+    :func:`hub.db.telemetry_points.newest_us`) — never a scan of the telemetry. Same answer."""
     exams_newest = store.scalar("SELECT max(started_at) FROM exams")
-    telemetry_stamps = []
-    zone = store.scalar("SELECT min(zone) FROM telemetry")
-    while zone is not None:
-        quantity = store.scalar("SELECT min(quantity) FROM telemetry WHERE zone = ?", [zone])
-        while quantity is not None:
-            telemetry_stamps.append(store.scalar("SELECT max(ts) FROM telemetry WHERE zone = ? AND quantity = ?",
-                                                 [zone, quantity]))
-            quantity = store.scalar("SELECT min(quantity) FROM telemetry WHERE zone = ? AND quantity > ?",
-                                    [zone, quantity])
-        zone = store.scalar("SELECT min(zone) FROM telemetry WHERE zone > ?", [zone])
-    telemetry_newest = max((s for s in telemetry_stamps if s), default=None)  # SQL max(ts): text order
-    parsed = [parse_ts(s) for s in (exams_newest, telemetry_newest) if s]
+    telemetry_newest = telemetry_points.newest_us(store)
+    parsed = [parse_ts(s) for s in (exams_newest,) if s]
+    if telemetry_newest is not None:
+        parsed.append(telemetry_points.from_us(telemetry_newest))
     return max(parsed).astimezone(tz).date() if parsed else None
 
 

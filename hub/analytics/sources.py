@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.analytics.period import Period, parse_ts
+from hub.db import telemetry_points
+from hub.db.exam_body import MEASUREMENT_COLUMNS
 
-EXAM_FIELDS = ("temperature_c", "brac_mg_l", "systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "spo2_percent")
+#: the measured fields analysed: each is a typed column of ``exams`` (revision 0002)
+EXAM_FIELDS = MEASUREMENT_COLUMNS
 
 
 @dataclass
@@ -33,33 +36,28 @@ class ExamRow:
 
 def exams(store, period: Period, site: str | None = None, exam_type: str | None = None) -> list[ExamRow]:
     """Exams started inside the period, with the last valid attempt of every measured field
-    (a re-test supersedes the first reading, reference.md §1.4–1.5)."""
+    (a re-test supersedes the first reading, reference.md §1.4–1.5): the typed columns the store keeps
+    for it (hub.db.exam_body.last_values), so the same SQL runs on SQLite and PostgreSQL."""
     lo, hi = period.sql_bounds()
-    where, params = ["e.finished_at >= ?", "e.finished_at < ?"], [lo, hi]
+    where, params = ["finished_at >= ?", "finished_at < ?"], [lo, hi]
     if site is not None:
-        where.append("e.site = ?")
+        where.append("site = ?")
         params.append(site)
     if exam_type is not None:
-        where.append("e.exam_type = ?")
+        where.append("exam_type = ?")
         params.append(exam_type)
     rows = store.query(
-        "SELECT e.event_id, e.site, e.kiosk, e.worker_id, e.exam_type, e.started_at, e.outcome, "
-        "json_extract(m.value, '$.field') AS field, json_extract(m.value, '$.value') AS value, "
-        "coalesce(json_extract(m.value, '$.attempt'), 1) AS attempt "
-        "FROM exams e LEFT JOIN json_each(e.body, '$.measurements') m "
-        f"WHERE {' AND '.join(where)} ORDER BY e.event_id, attempt",
+        f"SELECT event_id, site, kiosk, worker_id, exam_type, started_at, outcome, {', '.join(EXAM_FIELDS)} "
+        f"FROM exams WHERE {' AND '.join(where)}",
         params,
     )
-    out: dict[str, ExamRow] = {}
+    out = []
     for r in rows:
-        row = out.get(r["event_id"])
-        if row is None:
-            started = parse_ts(r["started_at"]).astimezone(period.tz)
-            row = out[r["event_id"]] = ExamRow(r["event_id"], r["site"], r["kiosk"], r["worker_id"],
-                                               r["exam_type"], started, r["outcome"])
-        if r["field"] in EXAM_FIELDS and r["value"] is not None:
-            row.values[r["field"]] = float(r["value"])  # ordered by attempt: the last valid one wins
-    return sorted((e for e in out.values() if period.contains(e.started_at)), key=lambda e: e.started_at)
+        started = parse_ts(r["started_at"]).astimezone(period.tz)
+        if period.contains(started):
+            out.append(ExamRow(r["event_id"], r["site"], r["kiosk"], r["worker_id"], r["exam_type"], started,
+                               r["outcome"], {f: float(r[f]) for f in EXAM_FIELDS if r[f] is not None}))
+    return sorted(out, key=lambda e: (e.started_at, e.event_id))  # ties as before: by event id
 
 
 @dataclass
@@ -82,19 +80,10 @@ PLAUSIBLE = {"noise_dba": (0.0, 200.0), "noise_lamax_dba": (0.0, 200.0), "noise_
 def telemetry(store, period: Period, quantities: tuple[str, ...], site: str | None = None,
               zone: str | None = None) -> tuple[list[Reading], Counter]:
     """Valid telemetry values of ``quantities`` in the period, oldest first, and the skipped ones
-    (invalid by the device, or implausible) counted by reason."""
-    lo, hi = period.sql_bounds()
-    where = [f"quantity IN ({','.join('?' * len(quantities))})", "ts >= ?", "ts < ?"]
-    params: list = [*quantities, lo, hi]
-    if site is not None:
-        where.append("site = ?")
-        params.append(site)
-    if zone is not None:
-        where.append("zone = ?")
-        params.append(zone)
-    rows = store.query(
-        "SELECT site, kiosk, sensor_id, zone, ts, quantity, value, invalid_reason FROM telemetry "
-        f"WHERE {' AND '.join(where)}", params)
+    (invalid by the device, or implausible) counted by reason. Read from the packed chunks of the
+    period's series (hub.db.telemetry_points), the same on SQLite and PostgreSQL."""
+    rows = telemetry_points.rows(store, telemetry_points.to_us(period.start), telemetry_points.to_us(period.end),
+                                 quantities, site, zone)
     readings, invalid = [], Counter()
     for r in rows:
         if r["value"] is None or r["invalid_reason"]:
@@ -104,7 +93,7 @@ def telemetry(store, period: Period, quantities: tuple[str, ...], site: str | No
         if not lo <= r["value"] <= hi:
             invalid[f"implausible {r['quantity']}"] += 1
             continue
-        ts = parse_ts(r["ts"]).astimezone(period.tz)
+        ts = telemetry_points.from_us(r["ts_us"]).astimezone(period.tz)
         if period.contains(ts):
             readings.append(Reading(r["site"], r["kiosk"], r["sensor_id"], r["zone"], ts, r["quantity"],
                                     float(r["value"])))

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from hub.api.deps import MAX_OFFSET, Caller, get_store, require
+from hub.api.views_fleet import Conflict, ConflictList, ConflictResolved
 from hub.store import Store, utc_now
 
 router = APIRouter(prefix="/api/v1")
@@ -28,7 +29,7 @@ class Resolution(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/conflicts", summary="Conflicting records kept for an admin (newest first)")
+@router.get("/conflicts", summary="Conflicting records kept for an admin (newest first)", response_model=ConflictList)
 def conflicts(
     unresolved: bool = True,
     limit: int = Query(50, ge=1, le=1000),
@@ -44,7 +45,8 @@ def conflicts(
     return {"items": rows, "total": store.scalar(f"SELECT count(*) FROM conflicts {where}")}
 
 
-@router.get("/conflicts/{conflict_id}", summary="One conflicting record, whole, beside the record held")
+@router.get("/conflicts/{conflict_id}", summary="One conflicting record, whole, beside the record held",
+            response_model=Conflict)
 def conflict(conflict_id: int = Path(ge=1, le=MAX_OFFSET), store: Store = Depends(get_store),
              caller: Caller = Depends(require("admin"))) -> dict:
     rows = store.query("SELECT * FROM conflicts WHERE id = ?", [conflict_id])
@@ -59,7 +61,8 @@ def conflict(conflict_id: int = Path(ge=1, le=MAX_OFFSET), store: Store = Depend
     return row
 
 
-@router.post("/conflicts/{conflict_id}/resolve", summary="Record what an admin decided about a conflict")
+@router.post("/conflicts/{conflict_id}/resolve", summary="Record what an admin decided about a conflict",
+             response_model=ConflictResolved)
 def resolve(body: Resolution, conflict_id: int = Path(ge=1, le=MAX_OFFSET), store: Store = Depends(get_store),
             caller: Caller = Depends(require("admin"))) -> dict:
     with store.lock:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path
 
 from hub import alarm_actions
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.api.views_analytics import Alarm
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"], responses=ERRORS)
@@ -25,13 +26,14 @@ def _act(store: Store, alarm_id: int, action: str, caller: Caller, note: str | N
         raise HTTPException(error.status, str(error)) from None
 
 
-@router.post("/{alarm_id}/acknowledge", summary="Acknowledge an alarm: someone has seen it and owns it (ohs, admin)")
+@router.post("/{alarm_id}/acknowledge", summary="Acknowledge an alarm: someone has seen it and owns it (ohs, admin)",
+             response_model=Alarm)
 def acknowledge(alarm_id: int = AlarmId, note: str | None = Note, store: Store = Depends(get_store),
                 caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     return _act(store, alarm_id, "acknowledged", caller, note)
 
 
-@router.post("/{alarm_id}/clear", summary="Clear an alarm: it was dealt with (ohs, admin)")
+@router.post("/{alarm_id}/clear", summary="Clear an alarm: it was dealt with (ohs, admin)", response_model=Alarm)
 def clear(alarm_id: int = AlarmId, note: str | None = Note, store: Store = Depends(get_store),
           caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     return _act(store, alarm_id, "cleared", caller, note)

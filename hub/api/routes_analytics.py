@@ -25,6 +25,19 @@ from hub.analytics.runner import ANALYSES, canonical, compute, read_result, runn
 from hub.analytics.settings import AnalyticsSettings, settings_for_hub
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_caller, get_store, require
 from hub.api.safe_json import finite
+from hub.api.views_analytics import (
+    AlarmPage,
+    AnalyticsIndex,
+    EpiAlcohol,
+    EpiBloodPressure,
+    EpiFebrile,
+    HypertensionNoise,
+    NoiseWorkers,
+    NoiseZones,
+    RtFebrile,
+    SmokeViolations,
+)
+from hub.api.views_base import AS_BUILT
 from hub.models.registry import ModelInputError
 from hub.store import Store
 
@@ -64,7 +77,8 @@ def _result(request: Request, store: Store, name: str, params: dict[str, Any], f
             "computed_at": datetime.now(timezone.utc).isoformat(), "precomputed": False, **result}
 
 
-@router.get("", summary="The analyses, when each was last precomputed, and the runner's state")
+@router.get("", summary="The analyses, when each was last precomputed, and the runner's state",
+            response_model=AnalyticsIndex)
 def index(request: Request, store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
     runner = runner_for(store)
     settings = _settings(request, store)
@@ -80,7 +94,8 @@ def index(request: Request, store: Store = Depends(get_store), caller: Caller = 
                          "exposed_threshold_db": settings.exposed_threshold_db}}
 
 
-@router.get("/noise/zones", summary="Per zone and day: LAeq, class, peaks, intervals above the zone limit")
+@router.get("/noise/zones", summary="Per zone and day: LAeq, class, peaks, intervals above the zone limit",
+            response_model=NoiseZones, **AS_BUILT)
 def noise_zones(request: Request, site: str | None = None, zone: str | None = None,
                 detail: bool = Query(False, description="add the per-interval levels of every day"),
                 date_from: date | None = DateFrom, date_to: date | None = DateTo, fresh: bool = Fresh,
@@ -89,7 +104,8 @@ def noise_zones(request: Request, site: str | None = None, zone: str | None = No
                                                   "date_from": date_from, "date_to": date_to}, fresh, caller)
 
 
-@router.get("/noise/workers", summary="L_EX,8h per worker from the roster and the zone telemetry (medic)")
+@router.get("/noise/workers", summary="L_EX,8h per worker from the roster and the zone telemetry (medic)",
+            response_model=NoiseWorkers, **AS_BUILT)
 def noise_workers(request: Request, site: str | None = None, worker: str | None = None,
                   detail: bool = Query(False, description="add every worked day (always on for one worker)"),
                   date_from: date | None = DateFrom, date_to: date | None = DateTo, fresh: bool = Fresh,
@@ -99,7 +115,8 @@ def noise_workers(request: Request, site: str | None = None, worker: str | None 
                                                     "date_from": date_from, "date_to": date_to}, fresh, caller)
 
 
-@router.get("/smoke/violations", summary="Smoking in smoke-free locations: alarms, violations, report per period")
+@router.get("/smoke/violations", summary="Smoking in smoke-free locations: alarms, violations, report per period",
+            response_model=SmokeViolations, **AS_BUILT)
 def smoke(request: Request, site: str | None = None,
           report_period: Literal["day", "week", "month", "all"] | None = Query(None, description="default: day"),
           date_from: date | None = DateFrom, date_to: date | None = DateTo, fresh: bool = Fresh,
@@ -123,28 +140,32 @@ def _epi(request: Request, store: Store, part: str, site, date_from, date_to, fr
     return {k: full[k] for k in keep if k in full}
 
 
-@router.get("/epi/febrile", summary="Febrile workers per day and site (proportion with its interval)")
+@router.get("/epi/febrile", summary="Febrile workers per day and site (proportion with its interval)",
+            response_model=EpiFebrile, **AS_BUILT)
 def epi_febrile(request: Request, site: str | None = None, date_from: date | None = DateFrom,
                 date_to: date | None = DateTo, fresh: bool = Fresh, store: Store = Depends(get_store),
                 caller: Caller = Depends(get_caller)) -> dict:
     return _epi(request, store, "febrile", site, date_from, date_to, fresh, caller)
 
 
-@router.get("/epi/alcohol", summary="Alcohol-positive rate per site and shift, overall and per day")
+@router.get("/epi/alcohol", summary="Alcohol-positive rate per site and shift, overall and per day",
+            response_model=EpiAlcohol, **AS_BUILT)
 def epi_alcohol(request: Request, site: str | None = None, date_from: date | None = DateFrom,
                 date_to: date | None = DateTo, fresh: bool = Fresh, store: Store = Depends(get_store),
                 caller: Caller = Depends(get_caller)) -> dict:
     return _epi(request, store, "alcohol", site, date_from, date_to, fresh, caller)
 
 
-@router.get("/epi/bp", summary="Blood pressure out of range per site, overall and per day")
+@router.get("/epi/bp", summary="Blood pressure out of range per site, overall and per day",
+            response_model=EpiBloodPressure, **AS_BUILT)
 def epi_bp(request: Request, site: str | None = None, date_from: date | None = DateFrom,
            date_to: date | None = DateTo, fresh: bool = Fresh, store: Store = Depends(get_store),
            caller: Caller = Depends(get_caller)) -> dict:
     return _epi(request, store, "bp", site, date_from, date_to, fresh, caller)
 
 
-@router.get("/rt/febrile", summary="Rt of new febrile workers per site with 95 % credible intervals and early warning")
+@router.get("/rt/febrile", summary="Rt of new febrile workers per site with 95 % credible intervals and early warning",
+            response_model=RtFebrile, **AS_BUILT)
 def rt_febrile(request: Request, site: str | None = None, date_from: date | None = DateFrom,
                date_to: date | None = DateTo, fresh: bool = Fresh, store: Store = Depends(get_store),
                caller: Caller = Depends(get_caller)) -> dict:
@@ -152,7 +173,8 @@ def rt_febrile(request: Request, site: str | None = None, date_from: date | None
                   fresh, caller)
 
 
-@router.get("/compare/hypertension-noise", summary="Hypertension prevalence, noise-exposed vs unexposed: RR with 95 % CI")
+@router.get("/compare/hypertension-noise", summary="Hypertension prevalence, noise-exposed vs unexposed: RR with 95 % CI",
+            response_model=HypertensionNoise, **AS_BUILT)
 def compare_hypertension_noise(request: Request, site: str | None = None, date_from: date | None = DateFrom,
                                date_to: date | None = DateTo, fresh: bool = Fresh,
                                store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
@@ -161,7 +183,7 @@ def compare_hypertension_noise(request: Request, site: str | None = None, date_f
 
 
 @router.get("/alarms", summary="Noise over limit, Rt warnings and smoke violations (de-duplicated), newest day first, "
-                           "with who acknowledged and cleared each")
+                           "with who acknowledged and cleared each", response_model=AlarmPage, **AS_BUILT)
 def alarms(kind: Literal["noise_over_limit", "rt_warning", "smoke_violation"] | None = None,
            site: str | None = None, date_from: date | None = None, date_to: date | None = None,
            state: Literal["open", "acknowledged", "cleared"] | None = Query(

@@ -11,6 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from hub import final_outcome
 from hub.api.deps import MAX_OFFSET, Caller, get_caller, get_store, require
 from hub.api.views import exam_view
+from hub.api.views_base import AS_BUILT
+from hub.api.views_core import AuditPage, DeadLetterList, ExamPageMedical, ExamPageOutcome, ExamView, Health, KioskList
+from hub.db import telemetry_points
+from hub.db.exam_body import decode_body
+from hub.fleet import stored_records
 from hub.store import COUNT_CAP, Store
 
 router = APIRouter(prefix="/api/v1")
@@ -21,7 +26,8 @@ OUTCOME_COLUMNS = "event_id, site, kiosk, seq, exam_id, worker_id, exam_type, st
                   "rule_set_version, historical, received_at"
 
 
-@router.get("/health", summary="Is the hub up, connected and ingesting? 'degraded' lists each lasting problem.")
+@router.get("/health", summary="Is the hub up, connected and ingesting? 'degraded' lists each lasting problem.",
+            response_model=Health, **AS_BUILT)
 def health(request: Request, store: Store = Depends(get_store)) -> dict:
     ingest = request.app.state.ingest
     state = ingest.health() if ingest else {"status": "ok", "problems": [], "waiting": None}
@@ -29,7 +35,7 @@ def health(request: Request, store: Store = Depends(get_store)) -> dict:
         records = {
             "exams": store.scalar("SELECT count(*) FROM exams"),
             "events": store.scalar("SELECT count(*) FROM events"),
-            "telemetry_values": store.scalar("SELECT count(*) FROM telemetry"),
+            "telemetry_values": telemetry_points.count(store),
         }
         dead_letters = {"kept": store.scalar("SELECT count(*) FROM dead_letters"),
                         "totals": store.dead_letter_totals()}
@@ -62,13 +68,10 @@ def health(request: Request, store: Store = Depends(get_store)) -> dict:
     }
 
 
-@router.get("/kiosks", summary="Every kiosk the hub has heard of, with its last status")
+@router.get("/kiosks", summary="Every kiosk the hub has heard of, with its last status", response_model=KioskList)
 def kiosks(store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
     rows = store.query("SELECT site, kiosk, state, status_ts, last_seen, status FROM kiosks ORDER BY site, kiosk")
-    stored = {
-        (r["site"], r["kiosk"]): r
-        for r in store.query("SELECT site, kiosk, count(*) AS records, max(seq) AS max_seq FROM received GROUP BY site, kiosk")
-    }
+    stored = stored_records(store)
     items = []
     for row in rows:
         status = json.loads(row.pop("status"))
@@ -79,7 +82,9 @@ def kiosks(store: Store = Depends(get_store), caller: Caller = Depends(get_calle
     return {"items": items, "total": len(items)}
 
 
-@router.get("/exams", summary="Exams, newest first, paginated and filterable")
+@router.get("/exams", summary="Exams, newest first, paginated and filterable; measured values for the medic role only "
+            "(view: medical, audited), outcomes for ohs and admin (view: outcome)",
+            response_model=ExamPageMedical | ExamPageOutcome)
 def exams(
     request: Request,
     site: str | None = None,
@@ -97,7 +102,7 @@ def exams(
     order: Literal["asc", "desc"] = "desc",
     store: Store = Depends(get_store),
     caller: Caller = Depends(get_caller),
-) -> dict:
+) -> ExamPageMedical | ExamPageOutcome:
     where, params = [], []
     for column, value in (("site", site), ("kiosk", kiosk), ("worker_id", worker_id), ("outcome", outcome),
                           ("exam_type", exam_type)):
@@ -106,8 +111,8 @@ def exams(
             params.append(value)
     if final is not None:
         final_outcome.ensure_schema(store)
-        where.append(f"{final_outcome.FINAL_OUTCOME_SQL} = ?")
-        params.append(final)
+        where.append(final_outcome.FINAL_FILTER_SQL)
+        params.extend(final_outcome.filter_params(final))
     if since is not None:
         where.append("finished_at >= ?")
         params.append(since.isoformat())
@@ -116,7 +121,7 @@ def exams(
         params.append(until.isoformat())
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     medical = caller.role == "medic"
-    columns = OUTCOME_COLUMNS + (", body" if medical else "")
+    columns = OUTCOME_COLUMNS + (", body_z" if medical else "")
     # every filter walks an index in (finished_at, seq) order (hub/store.py INDEXES); one row more tells
     # whether another page follows without counting
     rows = store.query(
@@ -135,34 +140,37 @@ def exams(
     for row in rows:
         row["historical"] = bool(row["historical"])
         if medical:
-            body = json.loads(row.pop("body"))
-            row.update({k: body.get(k) for k in ("measurements", "answers", "fired")})
+            body = decode_body(row.pop("body_z"))
+            row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "fatigue")})
     final_outcome.annotate(store, rows)
     if medical and rows:
         store.audit(caller.name, caller.role, "read_exams", f"{len(rows)} exam records",
                     {"event_ids": [r["event_id"] for r in rows], "query": str(request.url.query)})
     next_offset = offset + len(rows) if more else None
-    return {"items": [exam_view(row, medical) for row in rows], "total": total, "total_estimated": not exact, "total_cap": COUNT_CAP, "limit": limit,
-            "offset": offset, "next_offset": next_offset, "view": "medical" if medical else "outcome"}
+    page = ExamPageMedical if medical else ExamPageOutcome  # the caller's role picks the type of the page
+    return page(items=[exam_view(row, medical) for row in rows], total=total, total_estimated=not exact,
+                total_cap=COUNT_CAP, limit=limit, offset=offset, next_offset=next_offset,
+                view="medical" if medical else "outcome")
 
 
-@router.get("/exams/{event_id}", summary="One exam; medical values for the medic role only (audited)")
+@router.get("/exams/{event_id}", summary="One exam; medical values for the medic role only (audited)",
+            response_model=ExamView)
 def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
     medical = caller.role == "medic"
-    rows = store.query(f"SELECT {OUTCOME_COLUMNS}, body FROM exams WHERE event_id = ?", [event_id])
+    rows = store.query(f"SELECT {OUTCOME_COLUMNS}, body_z FROM exams WHERE event_id = ?", [event_id])
     if not rows:
         raise HTTPException(404, f"no exam with event id {event_id}")
     row = rows[0]
-    body = json.loads(row.pop("body"))
+    body = decode_body(row.pop("body_z"))
     row["historical"] = bool(row["historical"])
     final_outcome.annotate(store, [row])
     if medical:
-        row.update({k: body.get(k) for k in ("measurements", "answers", "fired")})
+        row.update({k: body.get(k) for k in ("measurements", "answers", "fired", "fatigue")})
         store.audit(caller.name, caller.role, "read_exam", f"worker {row['worker_id']}", {"event_id": event_id})
     return exam_view(row, medical)
 
 
-@router.get("/dead-letters", summary="Rejected messages with their reasons (admin)")
+@router.get("/dead-letters", summary="Rejected messages with their reasons (admin)", response_model=DeadLetterList)
 def dead_letters(
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
@@ -179,7 +187,7 @@ def dead_letters(
     return {"items": rows, "total": store.scalar("SELECT count(*) FROM dead_letters"), "top_reasons": by_reason}
 
 
-@router.get("/audit", summary="Who read which individual record (admin)")
+@router.get("/audit", summary="Who read which individual record (admin)", response_model=AuditPage)
 def audit(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
           store: Store = Depends(get_store), caller: Caller = Depends(require("admin"))) -> dict:
     rows = store.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 
 from firmware_bridges.contract import ID_PATTERN
 from hub.api.deps import ERRORS, Caller, get_caller, get_store, require
+from hub.api.views_base import AS_BUILT
+from hub.api.views_fleet import ConfigPublished, Fleet, KioskConfig
 from hub.fleet import ConfigUpdate, FleetService
 from hub.store import RequestRefused, Store
 
@@ -44,12 +46,13 @@ def _refused(error: RequestRefused) -> HTTPException:
     return HTTPException(error.status, error.http_detail())
 
 
-@router.get("/fleet", summary="Every kiosk: state, clock offset (clock_skew), configuration versions, problems")
+@router.get("/fleet", summary="Every kiosk: state, clock offset (clock_skew), configuration versions, problems",
+            response_model=Fleet)
 def fleet(service: FleetService = Depends(get_fleet), caller: Caller = Depends(get_caller)) -> dict:
     return service.view()
 
 
-@router.get("/fleet/{site}/{kiosk}/config", responses=ERRORS,
+@router.get("/fleet/{site}/{kiosk}/config", responses=ERRORS, response_model=KioskConfig, **AS_BUILT,
             summary="A kiosk's desired configuration (stored, published) and the version it runs")
 def get_config(site: str = SiteId, kiosk: str = KioskId, service: FleetService = Depends(get_fleet),
                caller: Caller = Depends(require("ohs", "admin"))) -> dict:
@@ -59,8 +62,8 @@ def get_config(site: str = SiteId, kiosk: str = KioskId, service: FleetService =
         raise _refused(error) from None
 
 
-@router.put("/fleet/{site}/{kiosk}/config", responses={**ERRORS, 202: {"description": "stored, not yet confirmed "
-                                                                                      "by the broker"}},
+@router.put("/fleet/{site}/{kiosk}/config", response_model=ConfigPublished,
+            responses={**ERRORS, 202: {"model": ConfigPublished, "description": "stored, not yet confirmed by the broker"}},
             summary="Store the kiosk's next configuration version and publish it retained (QoS 1)")
 def put_config(update: ConfigUpdate = Body(...), site: str = SiteId, kiosk: str = KioskId,
                service: FleetService = Depends(get_fleet), caller: Caller = Depends(require("admin"))):
@@ -71,7 +74,8 @@ def put_config(update: ConfigUpdate = Body(...), site: str = SiteId, kiosk: str 
     return result if result["published"] else JSONResponse(result, status_code=202)
 
 
-@router.post("/fleet/{site}/{kiosk}/config/republish", responses=ERRORS,
+@router.post("/fleet/{site}/{kiosk}/config/republish", response_model=ConfigPublished,
+             responses={**ERRORS, 202: {"model": ConfigPublished, "description": "not yet confirmed by the broker"}},
              summary="Publish the newest stored configuration of a kiosk again")
 def republish(site: str = SiteId, kiosk: str = KioskId, service: FleetService = Depends(get_fleet),
               caller: Caller = Depends(require("admin"))):

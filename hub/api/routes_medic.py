@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub import medic, medic_signing
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.api.views_base import AS_BUILT
+from hub.api.views_medic import DecisionPage, DecisionTaken, MedicExam, Queue, SigningKey
 from hub.store import Store
 
 WEB = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -112,7 +114,8 @@ def tablet_page() -> FileResponse:
     return FileResponse(WEB / "medic.html")
 
 
-@router.get("/api/v1/medic/queue", summary="Exams waiting for the medic's decision, oldest first (medic)")
+@router.get("/api/v1/medic/queue", summary="Exams waiting for the medic's decision, oldest first (medic)",
+            response_model=Queue)
 def queue(
     request: Request,
     limit: int = Query(200, ge=1, le=1000),
@@ -127,7 +130,8 @@ def queue(
             "mqtt_connected": publisher.connected, "medic": caller.name}
 
 
-@router.get("/api/v1/medic/exams/{event_id}", summary="One exam with all medical values (medic; audited)")
+@router.get("/api/v1/medic/exams/{event_id}", summary="One exam with all medical values (medic; audited)",
+            response_model=MedicExam, **AS_BUILT)
 def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
     record = medic.exam_record(store, event_id)
     if record is None:
@@ -139,7 +143,8 @@ def exam(event_id: str, store: Store = Depends(get_store), caller: Caller = Depe
 
 
 @router.post("/api/v1/medic/exams/{event_id}/decision", status_code=201,
-             summary="Record the medic's decision and send it to the kiosk (medic)")
+             summary="Record the medic's decision and send it to the kiosk (medic)", response_model=DecisionTaken,
+             **AS_BUILT)
 def decide(
     event_id: str,
     body: DecisionIn,
@@ -160,7 +165,8 @@ def decide(
     return {**row, "published_at": published, "delivery": "sent" if published else "queued"}
 
 
-@router.get("/api/v1/medic/decisions", summary="Medic decisions, in the order taken (medic; audited)")
+@router.get("/api/v1/medic/decisions", summary="Medic decisions, in the order taken (medic; audited)",
+            response_model=DecisionPage, **AS_BUILT)
 def list_decisions(
     event_id: str | None = None,
     worker_id: str | None = None,
@@ -184,13 +190,15 @@ def list_decisions(
     return {"items": rows, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
 
 
-@router.get("/api/v1/medic/signing-key", summary="Whether the calling medic has a signing key, and its public part (medic)")
+@router.get("/api/v1/medic/signing-key", summary="Whether the calling medic has a signing key, and its public part (medic)",
+            response_model=SigningKey, **AS_BUILT)
 def signing_key(store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
     return medic_signing.key_status(store, caller.name)
 
 
 @router.post("/api/v1/medic/signing-key", status_code=201,
-             summary="Enrol the calling medic's signing key under a PIN; replacing one needs the old PIN (medic)")
+             summary="Enrol the calling medic's signing key under a PIN; replacing one needs the old PIN (medic)",
+             response_model=SigningKey, **AS_BUILT)
 def enrol_signing_key(body: SigningKeyIn, request: Request, store: Store = Depends(get_store),
                       caller: Caller = Depends(as_medic)) -> dict:
     try:

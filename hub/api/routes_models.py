@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from hub.api.deps import Caller, any_role
 from hub.api.model_pool import ModelPool
 from hub.api.safe_json import finite
+from hub.api.views_stats import ModelList, ModelResult
 from hub.models.registry import ModelInputError, load_all
 
 
@@ -45,14 +46,14 @@ def get_pool(request: Request) -> ModelPool:
     return pool
 
 
-@router.get("", summary="The models this hub can run")
+@router.get("", summary="The models this hub can run", response_model=ModelList)
 def list_models(caller: Caller = Depends(any_role)) -> dict:
     return {"items": [{"name": s.name, "summary": s.summary, "input_schema": s.input_model.model_json_schema()}
                       for s in sorted(load_all().values(), key=lambda s: s.name)]}
 
 
 @router.post(
-    "/{name}", summary="Run one model on the JSON body",
+    "/{name}", summary="Run one model on the JSON body", response_model=ModelResult, response_model_exclude_unset=True,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "description": "the model's input; its schema is in GET /api/v1/models"}}}}},
     responses={422: {"model": ModelInputErrorBody, "description": "input the model cannot use; names the field"},

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub import risk_register_store as register
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_caller, get_store, refuse, require
+from hub.api.views_base import AS_BUILT
+from hub.api.views_risk import RegisterEvaluation, RegisterRow
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1/risk-register", tags=["risk register"], responses=ERRORS)
@@ -39,7 +41,7 @@ class ChangedRow(BaseModel):
 
 
 @router.get("", summary="The register evaluated: rows with scores, matrix cells, residual risk, ranking, overdue "
-                        "measures; the matrix for a heat map (any role)")
+                        "measures; the matrix for a heat map (any role)", response_model=RegisterEvaluation, **AS_BUILT)
 def read_register(site: str | None = Query(None, pattern=SITE_PATTERN),
                   as_of: date | None = Query(None, description="date for overdue checks (default: today, UTC)"),
                   store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
@@ -49,7 +51,7 @@ def read_register(site: str | None = Query(None, pattern=SITE_PATTERN),
         refuse(error)
 
 
-@router.post("", status_code=201, summary="Add a register row (ohs, admin)")
+@router.post("", status_code=201, summary="Add a register row (ohs, admin)", response_model=RegisterRow)
 def add_row(body: NewRow, store: Store = Depends(get_store), caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     try:
         return register.create(store, body.site, body.row, caller.name, caller.role)
@@ -57,7 +59,8 @@ def add_row(body: NewRow, store: Store = Depends(get_store), caller: Caller = De
         refuse(error)
 
 
-@router.get("/{row_id}", summary="One register row as stored, with its change history (any role)")
+@router.get("/{row_id}", summary="One register row as stored, with its change history (any role)",
+            response_model=RegisterRow)
 def get_row(row_id: int = RowId, store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
     try:
         return register.get(store, row_id)
@@ -65,7 +68,8 @@ def get_row(row_id: int = RowId, store: Store = Depends(get_store), caller: Call
         refuse(error)
 
 
-@router.put("/{row_id}", summary="Change a register row: measures, status, residual scores (ohs, admin)")
+@router.put("/{row_id}", summary="Change a register row: measures, status, residual scores (ohs, admin)",
+            response_model=RegisterRow)
 def change_row(body: ChangedRow, row_id: int = RowId, store: Store = Depends(get_store),
                caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     try:
@@ -74,7 +78,8 @@ def change_row(body: ChangedRow, row_id: int = RowId, store: Store = Depends(get
         refuse(error)
 
 
-@router.delete("/{row_id}", summary="Retire a register row (the hazard is gone); its history stays (ohs, admin)")
+@router.delete("/{row_id}", summary="Retire a register row (the hazard is gone); its history stays (ohs, admin)",
+               response_model=RegisterRow)
 def retire_row(row_id: int = RowId, store: Store = Depends(get_store),
                caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     try:

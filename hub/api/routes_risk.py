@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub import risk_assessments as ra
 from hub.analytics import privacy
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, require
+from hub.api.views_base import AS_BUILT
+from hub.api.views_risk import Assessment, RiskGroupReport, WorkerAssessments
 from hub.models.risk_group import measures_for_group
 from hub.store import Store
 
@@ -48,7 +50,8 @@ def _raise(error: ra.AssessmentError) -> None:
 
 
 @router.post("/{worker_id}/assessments", status_code=201,
-             summary="Run the risk-group model for a worker and store its proposal (medic)")
+             summary="Run the risk-group model for a worker and store its proposal (medic)",
+             response_model=Assessment, **AS_BUILT)
 def create(worker_id: str, body: AssessmentIn, store: Store = Depends(get_store),
            caller: Caller = Depends(as_medic)) -> dict:
     try:
@@ -60,7 +63,8 @@ def create(worker_id: str, body: AssessmentIn, store: Store = Depends(get_store)
 
 
 @router.post("/assessments/{assessment_id}/decision",
-             summary="The physician confirms or overrides the proposed group; both are kept (medic)")
+             summary="The physician confirms or overrides the proposed group; both are kept (medic)",
+             response_model=Assessment, **AS_BUILT)
 def decide(body: DecisionIn, assessment_id: int = Path(ge=1, le=MAX_OFFSET), store: Store = Depends(get_store),
            caller: Caller = Depends(as_medic)) -> dict:
     try:
@@ -71,7 +75,7 @@ def decide(body: DecisionIn, assessment_id: int = Path(ge=1, le=MAX_OFFSET), sto
 
 
 @router.get("/report", summary="Distribution by final group, enterprise average score, dynamics by year "
-                               "(aggregates only; ohs, medic, admin)")
+                               "(aggregates only; ohs, medic, admin)", response_model=RiskGroupReport, **AS_BUILT)
 def report(
     request: Request,
     since_year: int | None = Query(None, ge=1990, le=2200),
@@ -86,7 +90,8 @@ def report(
     return privacy.protect("risk-group-report", result, request.app.state.config.privacy.min_cell_size)
 
 
-@router.get("/{worker_id}/assessments", summary="A worker's assessments with proposal and decision (medic; audited)")
+@router.get("/{worker_id}/assessments", summary="A worker's assessments with proposal and decision (medic; audited)",
+            response_model=WorkerAssessments, **AS_BUILT)
 def worker_assessments(worker_id: str, store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
     items = ra.worker_assessments(store, worker_id)
     for item in items:  # the prevention plan of the group in force (the physician's, once decided): seed 004 Table 3

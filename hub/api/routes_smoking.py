@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from hub import smoking
 from hub.analytics.settings import settings_for_hub
 from hub.api.deps import ERRORS, Caller, get_store, refuse, require
+from hub.api.views_people import Attribution, Participant, SmokingProgramme
 from hub.store import Store
 from hub.workers import WorkerError
 
@@ -24,7 +25,8 @@ router = APIRouter(prefix="/api/v1/smoking", tags=["smoking programme"], respons
 
 
 
-@router.put("/participants/{personnel_number}", summary="A worker's smoking status in the programme (medic)")
+@router.put("/participants/{personnel_number}", summary="A worker's smoking status in the programme (medic)",
+            response_model=Participant)
 def put_participant(body: smoking.ParticipantIn, personnel_number: str = Path(min_length=1, max_length=64),
                     store: Store = Depends(get_store), caller: Caller = Depends(require("medic"))) -> dict:
     try:
@@ -33,7 +35,8 @@ def put_participant(body: smoking.ParticipantIn, personnel_number: str = Path(mi
         refuse(error)
 
 
-@router.post("/attributions", status_code=201, summary="Name the worker an investigation found for a violation (ohs, admin)")
+@router.post("/attributions", status_code=201, response_model=Attribution,
+             summary="Name the worker an investigation found for a violation (ohs, admin)")
 def attribute(body: smoking.AttributionIn, store: Store = Depends(get_store),
               caller: Caller = Depends(require("ohs", "admin"))) -> dict:
     try:
@@ -42,7 +45,8 @@ def attribute(body: smoking.AttributionIn, store: Store = Depends(get_store),
         refuse(error)
 
 
-@router.get("/programme", summary="Reminders, proposed penalties and incentives for the period (ohs, medic, admin)")
+@router.get("/programme", summary="Reminders, proposed penalties and incentives for the period (ohs, medic, admin)",
+            response_model=SmokingProgramme)
 def programme(request: Request, site: str | None = Query(None, pattern=r"^[a-z0-9-]{1,64}$"),
               date_from: date | None = None, date_to: date | None = None, store: Store = Depends(get_store),
               caller: Caller = Depends(require("ohs", "medic", "admin"))) -> dict:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from hub import final_outcome
 from hub.api.deps import ERRORS, Caller, get_caller, get_store
+from hub.api.views_stats import ExamStats
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"], responses=ERRORS)
@@ -43,27 +44,31 @@ def count_outcomes(store: Store, first: date, last: date, site: str | None = Non
                    exam_type: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
     """(day, kiosk) → final outcome → number of exams in the period.
 
-    The kiosks' pre-decisions are counted with one grouped scan of the ``exams`` index on
-    ``finished_at``; then each exam a medic decided in the period moves from its pre-decision's
-    cell to its decision's (medic decisions are few, exams many).
+    The kiosks' pre-decisions are counted one day at a time (:func:`_day_counts`); then each exam a
+    medic decided in the period moves from its pre-decision's cell to its decision's. The decided exams
+    are found through the partial index ``exams_medic_decided`` (migration 0004: the ~1.5 % of exams
+    with ``medic_decision`` set, which :func:`hub.medic.record_decision` keeps equal to the newest
+    decision), so neither step visits an exam twice or looks a decision up per exam.
     """
-    where, params = ["finished_at >= ?", "finished_at < ?"], [first.isoformat(), (last + timedelta(days=1)).isoformat()]
+    filters, params = [], []
     for column, value in (("site", site), ("kiosk", kiosk), ("exam_type", exam_type)):
         if value is not None:
-            where.append(f"{column} = ?")
+            filters.append(f"{column} = ?")
             params.append(value)
-    clause = " AND ".join(where)
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
-    for row in store.query(f"SELECT substr(finished_at, 1, 10) AS day, kiosk, outcome, count(*) AS n FROM exams "
-                           f"WHERE {clause} GROUP BY day, kiosk, outcome", params):
-        if row["outcome"] in OUTCOMES:
-            cells[(row["day"], row["kiosk"])][row["outcome"]] += row["n"]
+    day = first
+    while day <= last:
+        for row in _day_counts(store, day, filters, params):
+            if any(row[outcome] for outcome in OUTCOMES):  # a kiosk with only other outcomes has no cell
+                cells[(day.isoformat(), row["kiosk"])] = {outcome: row[outcome] for outcome in OUTCOMES}
+        day += timedelta(days=1)
     final_outcome.ensure_schema(store)
+    hint = "INDEXED BY exams_medic_decided" if store.backend == "sqlite" else ""
     decided = store.query(
-        "SELECT substr(exams.finished_at, 1, 10) AS day, exams.kiosk, exams.outcome, d.decision "
-        "FROM medic_decisions d JOIN exams ON exams.event_id = d.event_id "
-        "WHERE d.id = (SELECT max(id) FROM medic_decisions m WHERE m.event_id = d.event_id) "
-        f"AND {' AND '.join('exams.' + w for w in where)}", params)
+        f"SELECT substr(finished_at, 1, 10) AS day, kiosk, outcome, medic_decision AS decision FROM exams {hint} "
+        "WHERE medic_decision IS NOT NULL AND finished_at >= ? AND finished_at < ?"
+        + "".join(f" AND {f}" for f in filters),
+        [first.isoformat(), (last + timedelta(days=1)).isoformat(), *params])
     for row in decided:
         cell = cells[(row["day"], row["kiosk"])]
         if row["outcome"] in OUTCOMES and row["decision"] in OUTCOMES and row["outcome"] != row["decision"]:
@@ -72,11 +77,24 @@ def count_outcomes(store: Store, first: date, last: date, site: str | None = Non
     return cells
 
 
+def _day_counts(store: Store, day: date, filters: list[str], params: list) -> list[dict]:
+    """Pre-decisions per kiosk on one day (``finished_at`` from the day up to the next: the rows whose
+    ``substr(finished_at, 1, 10)`` is that day). One query per day, grouped by kiosk alone with a count
+    per outcome, reads a covering index in order with nothing to sort; one grouped query over the whole
+    period had to sort every exam of it by (day, kiosk, outcome), most of its time at scale."""
+    counts = ", ".join(f"count(CASE WHEN outcome = '{outcome}' THEN 1 END) AS {outcome}" for outcome in OUTCOMES)
+    return store.query(
+        f"SELECT kiosk, {counts} FROM exams WHERE finished_at >= ? AND finished_at < ?"
+        + "".join(f" AND {f}" for f in filters) + " GROUP BY kiosk",
+        [day.isoformat(), (day + timedelta(days=1)).isoformat(), *params])
+
+
 def _rows(totals: dict[str, dict[str, int]], key: str) -> list[dict]:
     return [{key: name, "total": sum(c.values()), **c} for name, c in sorted(totals.items())]
 
 
-@router.get("/exams", summary="Exams and final outcomes per day and per kiosk (counts; any role)")
+@router.get("/exams", summary="Exams and final outcomes per day and per kiosk (counts; any role)",
+            response_model=ExamStats)
 def exam_stats(
     site: str | None = None,
     kiosk: str | None = None,

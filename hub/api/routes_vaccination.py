@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from hub import vaccinations
 from hub.analytics.privacy import Suppressor
 from hub.api.deps import ERRORS, Caller, get_caller, get_store, refuse, require
+from hub.api.views_people import VaccinationCoverage, VaccinationPicture, VaccinationRecord, VaccinationRecords
 from hub.store import Store
 
 router = APIRouter(prefix="/api/v1", tags=["vaccination"], responses=ERRORS)
@@ -51,24 +52,27 @@ def coverage_only(result: dict[str, Any], k: int) -> dict[str, Any]:
 
 
 @router.get("/vaccination", summary="Vaccination by the calendar: coverage (any role, small cells hidden for "
-                                    "ohs/admin); statuses, due/overdue lists and incidence (medic, audited)")
+                                    "ohs/admin); statuses, due/overdue lists and incidence (medic, audited)",
+            response_model=VaccinationPicture | VaccinationCoverage, response_model_exclude_unset=True)
 def vaccination_picture(request: Request, site: str | None = Query(None, pattern=r"^[a-z0-9-]{1,64}$"),
                         as_of: date | None = None, period_start: date | None = None, period_end: date | None = None,
-                        store: Store = Depends(get_store), caller: Caller = Depends(get_caller)) -> dict:
+                        store: Store = Depends(get_store),
+                        caller: Caller = Depends(get_caller)) -> VaccinationPicture | VaccinationCoverage:
     try:
         result = vaccinations.picture(store, site, as_of or datetime.now(timezone.utc).date(), period_start,
                                       period_end)
     except vaccinations.VaccinationError as error:
         refuse(error)
-    if caller.role != "medic":
-        return coverage_only(result, request.app.state.config.privacy.min_cell_size)
+    if caller.role != "medic":  # the role picks the type: coverage tables only, small cells hidden
+        return VaccinationCoverage.model_validate(coverage_only(result, request.app.state.config.privacy.min_cell_size))
     store.audit(caller.name, caller.role, "read_vaccination", f"site {site or 'all'}",
                 {"workers": len({s["worker"] for s in result["statuses"]})})
-    return result
+    return VaccinationPicture.model_validate(result)
 
 
 @router.post("/workers/{personnel_number}/vaccinations", status_code=201,
-             summary="Record a dose, an exemption (contraindication/refusal) or a diagnosed case (medic)")
+             summary="Record a dose, an exemption (contraindication/refusal) or a diagnosed case (medic)",
+             response_model=VaccinationRecord)
 def add_record(body: vaccinations.RecordIn, personnel_number: str = Number, store: Store = Depends(get_store),
                caller: Caller = Depends(as_medic)) -> dict:
     try:
@@ -77,7 +81,8 @@ def add_record(body: vaccinations.RecordIn, personnel_number: str = Number, stor
         refuse(error)
 
 
-@router.get("/workers/{personnel_number}/vaccinations", summary="A worker's vaccination records (medic, audited)")
+@router.get("/workers/{personnel_number}/vaccinations", summary="A worker's vaccination records (medic, audited)",
+            response_model=VaccinationRecords)
 def list_records(personnel_number: str = Number, store: Store = Depends(get_store),
                  caller: Caller = Depends(as_medic)) -> dict:
     items = vaccinations.records(store, personnel_number)

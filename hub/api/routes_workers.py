@@ -20,6 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub import health_plans, workers
 from hub.api.deps import ERRORS, MAX_OFFSET, Caller, get_store, refuse, require
+from hub.api.views_people import (
+    AdminWorkerCard,
+    HealthPlan,
+    Norm,
+    NormRecord,
+    WorkerCard,
+    WorkerList,
+    WorkersStored,
+)
 from hub.store import Store
 
 
@@ -50,13 +59,27 @@ class WorkersIn(BaseModel):
 
 
 
+def card_for(role: str, card: dict) -> WorkerCard | AdminWorkerCard:
+    """The worker card as ``role`` may see it: the medic's with the norms' values, the admin's without."""
+    if role == "medic":
+        return WorkerCard.model_validate(card)
+    values = set(Norm.model_fields) - set(NormRecord.model_fields)
+
+    def plain(norm: dict | None) -> dict | None:
+        return None if norm is None else {k: v for k, v in norm.items() if k not in values}
+
+    return AdminWorkerCard.model_validate({**card, "norms": [plain(n) for n in card["norms"]],
+                                           "norm_in_force": plain(card["norm_in_force"])})
+
+
 def _wake(request: Request) -> None:
     publisher = getattr(request.app.state, "roster_publisher", None)
     if publisher is not None:
         publisher.wake()
 
 
-@router.put("", summary="Add or replace workers (admin); their sites' kiosks get the new roster")
+@router.put("", summary="Add or replace workers (admin); their sites' kiosks get the new roster",
+            response_model=WorkersStored)
 def put_workers(body: WorkersIn, request: Request, store: Store = Depends(get_store),
                 caller: Caller = Depends(require("admin"))) -> dict:
     try:
@@ -67,7 +90,7 @@ def put_workers(body: WorkersIn, request: Request, store: Store = Depends(get_st
     return result
 
 
-@router.get("", summary="Workers of a site (admin, medic; a medic's read is audited)")
+@router.get("", summary="Workers of a site (admin, medic; a medic's read is audited)", response_model=WorkerList)
 def list_workers(site: str | None = Query(None, pattern=r"^[a-z0-9-]{1,64}$"),
                  limit: int = Query(200, ge=1, le=5000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                  store: Store = Depends(get_store), caller: Caller = Depends(require("admin", "medic"))) -> dict:
@@ -81,31 +104,33 @@ def list_workers(site: str | None = Query(None, pattern=r"^[a-z0-9-]{1,64}$"),
 
 
 @router.get("/{personnel_number}", summary="The worker card: name, age, sex, site, norm in force and its history "
-                                           "(medic, audited; admin)")
+                                           "(medic, audited; admin: the norms without their values)",
+            response_model=WorkerCard | AdminWorkerCard)
 def get_worker(personnel_number: str = Number, store: Store = Depends(get_store),
-               caller: Caller = Depends(require("admin", "medic"))) -> dict:
+               caller: Caller = Depends(require("admin", "medic"))) -> WorkerCard | AdminWorkerCard:
     try:
         card = workers.worker(store, personnel_number)
     except workers.WorkerError as error:
         refuse(error)
     if caller.role == "medic":
         store.audit(caller.name, caller.role, "read_worker", f"worker {personnel_number}", {})
-    return card
+    return card_for(caller.role, card)
 
 
-@router.delete("/{personnel_number}", summary="The worker left: off the roster; records stay (admin)")
+@router.delete("/{personnel_number}", summary="The worker left: off the roster; records stay (admin)",
+               response_model=AdminWorkerCard)
 def retire(request: Request, personnel_number: str = Number, store: Store = Depends(get_store),
-           caller: Caller = Depends(require("admin"))) -> dict:
+           caller: Caller = Depends(require("admin"))) -> AdminWorkerCard:
     try:
         card = workers.retire_worker(store, personnel_number, caller.name)
     except workers.WorkerError as error:
         refuse(error)
     _wake(request)
-    return card
+    return card_for(caller.role, card)
 
 
 @router.post("/{personnel_number}/norms", status_code=201,
-             summary="Propose the worker's individual norm from their admitted exams (medic)")
+             summary="Propose the worker's individual norm from their admitted exams (medic)", response_model=Norm)
 def propose(request: Request, personnel_number: str = Number, store: Store = Depends(get_store),
             caller: Caller = Depends(as_medic)) -> dict:
     try:
@@ -117,7 +142,8 @@ def propose(request: Request, personnel_number: str = Number, store: Store = Dep
 
 
 @router.post("/{personnel_number}/norms/{norm_id}/approve",
-             summary="Approve a proposed norm: it replaces the one in force and goes to the kiosks (medic)")
+             summary="Approve a proposed norm: it replaces the one in force and goes to the kiosks (medic)",
+             response_model=WorkerCard)
 def approve(request: Request, personnel_number: str = Number, norm_id: int = Path(ge=1, le=MAX_OFFSET),
             store: Store = Depends(get_store), caller: Caller = Depends(as_medic)) -> dict:
     try:
@@ -131,7 +157,9 @@ def approve(request: Request, personnel_number: str = Number, norm_id: int = Pat
 
 @router.get("/{personnel_number}/health-plan",
             summary="The worker's health plan: exams, risk group and its measures, norm, vaccinations (medic, "
-                    "audited); format=csv for the plan's rows")
+                    "audited); format=csv for the plan's rows",
+            response_model=HealthPlan, response_model_exclude_unset=True,
+            responses={200: {"content": {"text/csv": {}}, "description": "the plan (JSON) or its rows (format=csv)"}})
 def health_plan(personnel_number: str = Number, as_of: date | None = None,
                 format: str = Query("json", pattern="^(json|csv)$"), store: Store = Depends(get_store),
                 caller: Caller = Depends(as_medic)):

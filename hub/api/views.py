@@ -2,7 +2,7 @@
 
 The OHS and admin roles see an exam's identity, timing and outcomes (the employer learns
 "admitted / not admitted", architecture.md "Privacy and roles"); the medic also sees the measured
-values, the survey answers and the rules that fired (323-FZ art. 13). Handlers build the role's
+values, the survey answers, the fatigue screening and the rules that fired (323-FZ art. 13). Handlers build the role's
 model from whatever row they hold: :class:`ExamOutcome` ignores every other key, so an OHS
 response cannot carry a measured value even if a query selected one.
 """
@@ -47,6 +47,7 @@ class ExamMedical(ExamOutcome):
     measurements: list[dict[str, Any]] | None = None
     answers: dict[str, Any] | None = None
     fired: list[dict[str, Any]] | None = None
+    fatigue: dict[str, Any] | None = None  # the fatigue / stress screening (seed 002 B.3.3.5), medic only
 
 
 def exam_view(row: dict[str, Any], medical: bool) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection  # noqa: E402
 
 from hub.db.engine import database_url, is_postgres, make_engine  # noqa: E402
 
-log = logging.getLogger("hub.db")
+log = logging.getLogger(__name__)
 
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
 #: pg_advisory_xact_lock key of the hub's migrations (any constant both workers agree on)

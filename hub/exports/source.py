@@ -22,10 +22,11 @@ from typing import Sequence
 import orjson
 
 from hub import medic, medic_signing, risk_assessments
+from hub.db.exam_body import decode_body_text
 
 #: Columns of an exam an export needs (the body holds the measurements, answers, worker, consent).
 _COLUMNS = ("event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, outcome, "
-            "chain_status, received_at, body")
+            "chain_status, received_at, body_z")
 #: Decisions are read from this long before the period starts: a kiosk clock ahead of the hub's
 #: could put an exam's finished_at after the medic's decided_at (a design margin, not a rule).
 DECISION_CLOCK_MARGIN = timedelta(days=2)
@@ -73,7 +74,7 @@ def exam_by_event_id(store, event_id: str) -> StoredExam | None:
 
 
 def _stored(row: dict) -> StoredExam:
-    body = orjson.loads(row.pop("body"))  # a journal decodes 10,000 bodies: orjson is ~4x the json module here
+    body = orjson.loads(decode_body_text(row.pop("body_z")))  # a journal decodes 10,000 bodies: orjson is ~4x the json module here
     return StoredExam(row, body)
 
 

@@ -21,8 +21,8 @@ D1 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "hub.db", synchronous="NORMAL")
+def store(hub_store_url):  # a SQLite file or a PostgreSQL database (--hub-backends)
+    s = Store(hub_store_url, synchronous="NORMAL")
     yield s
     s.close()
 

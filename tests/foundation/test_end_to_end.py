@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from edge_agent.agent import KioskAgent
+from hub.db.exam_body import decode_body_text
 from hub.service import HubService
 from tests.foundation.helpers import exam_body, hub_config, kiosk_config, wait_until
 
@@ -46,8 +47,8 @@ def test_ohs_sim_kiosk_publishes_decided_exams(tmp_path, broker):
                               "--exams", "3", "--interval", "0.05"], capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith("READY kiosk ")
-        rows = hub.store.query("SELECT outcome, rule_set_version, body FROM exams")
+        rows = hub.store.query("SELECT outcome, rule_set_version, body_z FROM exams")
         assert len(rows) == 3
-        assert all(r["rule_set_version"] and '"measurements"' in r["body"] for r in rows)
+        assert all(r["rule_set_version"] and '"measurements"' in decode_body_text(r["body_z"]) for r in rows)
     finally:
         hub.stop()

@@ -224,4 +224,4 @@ def test_an_ohs_exam_view_cannot_carry_a_measured_value():
     ohs = exam_view(row, medical=False)
     assert set(ohs) == set(ExamOutcome.model_fields) and "184" not in str(ohs)
     assert exam_view(row, medical=True)["measurements"][0]["value"] == 184
-    assert set(ExamMedical.model_fields) - set(ExamOutcome.model_fields) == {"measurements", "answers", "fired"}
+    assert set(ExamMedical.model_fields) - set(ExamOutcome.model_fields) == {"measurements", "answers", "fired", "fatigue"}

@@ -83,6 +83,14 @@ def test_registry_card_and_norm_approval(client):
     card = api.post(f"/api/v1/workers/W00701/norms/{second['id']}/approve", headers=auth(MEDIC)).json()
     assert card["norm_in_force"]["id"] == second["id"]
     assert [n["withdrawn_at"] is not None for n in card["norms"]] == [False, True], "the old norm is kept, withdrawn"
+    # the admin keeps the registry: who approved which norm and when, never its values (medic only)
+    admin_card = api.get("/api/v1/workers/W00701", headers=auth(ADMIN)).json()
+    assert admin_card["norm_in_force"]["id"] == second["id"] and len(admin_card["norms"]) == 2
+    values = {"systolic_mmhg", "diastolic_mmhg", "pulse_bpm"}
+    assert not values & (set(admin_card["norm_in_force"]) | {k for n in admin_card["norms"] for k in n}), admin_card
+    assert values <= set(card["norm_in_force"])
+    retired = api.delete("/api/v1/workers/W00701", headers=auth(ADMIN)).json()
+    assert retired["retired_at"] and not values & {k for n in retired["norms"] for k in n}
 
 
 def test_kiosks_receive_the_roster_with_the_approved_norm(tmp_path, broker):

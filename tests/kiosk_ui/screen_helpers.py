@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import expect
 
+from hub.db.exam_body import decode_body
 from tests.kiosk_ui.kiosk_world import CHROMIUM, CHROMIUM_ARGS
 
 SIZES = {"800x480": (800, 480), "1280x800": (1280, 800)}
@@ -133,10 +133,10 @@ async def hub_exam(world, timeout: float = 15.0) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        rows = world.hub.store.query("SELECT body, outcome, chain_status FROM exams ORDER BY seq DESC")
+        rows = world.hub.store.query("SELECT body_z, outcome, chain_status FROM exams ORDER BY seq DESC")
         if rows and world.runtime.agent.journal.outbox_depth() == 0:
             row = rows[0]
-            return {**json.loads(row["body"]), "_chain_status": row["chain_status"]}
+            return {**decode_body(row["body_z"]), "_chain_status": row["chain_status"]}
         if loop.time() > deadline:
             raise AssertionError(f"no exam at the hub after {timeout} s; outbox {world.runtime.agent.journal.outbox_depth()}")
         await asyncio.sleep(0.1)

@@ -73,7 +73,7 @@ def test_hub_commands_update_the_roster_and_show_medic_decisions(tmp_path, broke
             assert hub_events(world, "medic_decision")[0]["details"]["medic"] == "Смирнова О. В."
             assert runtime.roster.by_number("X") is None
             # 4. environmental readings become telemetry records; device health goes into the status
-            await until(lambda: world.hub.store.scalar("SELECT count(*) FROM telemetry WHERE zone = 'gate-1'") > 0,
+            await until(lambda: world.hub.store.scalar("SELECT count(*) FROM telemetry_series WHERE zone = 'gate-1'") > 0,
                         what="telemetry at the hub")
             status = json.loads(world.hub.store.query("SELECT status FROM kiosks")[0]["status"])
             assert status["devices"]["cuff"]["kind"] == "bp_cuff" and status["devices"]["pm"]["state"] == "ok"

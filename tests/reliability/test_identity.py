@@ -11,6 +11,7 @@ from edge_agent.evidence import public_key_of
 from edge_agent.journal import Journal
 from firmware_bridges import evidence
 from firmware_bridges.contract import Ack, make_envelope, parse_uplink_raw
+from hub.db.exam_body import decode_body_text
 from tests.foundation.helpers import exam_body
 from tests.reliability.helpers import exam_wire, incoming, make_ingest
 
@@ -76,7 +77,7 @@ def test_replay_with_the_same_identity_and_other_content_is_flagged(tmp_path):
     assert ingest.counters["duplicates"] == duplicates, "an altered replay is not a plain duplicate"
     assert ingest.store.scalar("SELECT code FROM conflicts WHERE seq = 2") == "replay_mismatch"
     assert ingest.store.scalar("SELECT count(*) FROM exams WHERE seq = 2") == 1
-    assert "edited" not in ingest.store.scalar("SELECT body FROM exams WHERE seq = 2")
+    assert "edited" not in decode_body_text(ingest.store.scalar("SELECT body_z FROM exams WHERE seq = 2"))
 
 
 # ---------------------------------------------------------------- evidence chain (defect 7)

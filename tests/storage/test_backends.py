@@ -1,15 +1,13 @@
-"""What differs between the back ends, checked on both: a reader never blocks the writer, and what is
-not available on PostgreSQL is refused clearly at start."""
+"""What differs between the back ends, checked on both: a reader never blocks the writer, the retention
+task runs on PostgreSQL too, and what is not available there is refused clearly at start."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-import pytest
-
 from firmware_bridges.contract import make_envelope
-from hub.config import ConfigError, HubConfig
+from hub.config import HubConfig
 from hub.service import HubService
 from hub.store import Store, utc_now
 from tests.foundation.helpers import exam_body
@@ -36,12 +34,17 @@ def test_a_long_read_never_delays_a_commit(hub_store_url):
         store.close()
 
 
-def test_retention_on_postgresql_is_refused_at_start(postgres_server, tmp_path):
+def test_retention_runs_on_postgresql_too(postgres_server, tmp_path):
+    """Roll-ups and retention no longer walk SQLite row ids (hub.retention): the hub starts with them."""
     config = HubConfig.model_validate({"storage": {"path": str(tmp_path / "hub.db"),
                                                    "url": postgres_server.create_database()},
                                        "retention": {}})
-    with pytest.raises(ConfigError, match="SQLite only"):
-        HubService(config)
+    service = HubService(config)
+    try:
+        assert service.retention is not None and service.retention.store.backend == "postgresql"
+        assert service.retention.run_once()["rolled_up"] == 0
+    finally:
+        service.store.close()
 
 
 def test_capped_counts_estimates_and_sequence_ranges_agree_on_both(hub_store_url):

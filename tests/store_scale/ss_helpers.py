@@ -8,7 +8,8 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from firmware_bridges.contract import make_envelope
+from firmware_bridges.contract import TelemetryReading, make_envelope
+from hub.db.exam_body import INSERT_EXAM, exam_row
 from hub.store import Store
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
@@ -55,35 +56,33 @@ def bulk_exams(store: Store, n: int, sites: int = 4, kiosks_per_site: int = 3, s
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         worker = f"W{rng.randrange(300):04d}"
         body = json.dumps({**exam_body(worker, finished - timedelta(minutes=3), outcome), "exam_type": exam_type})
-        exams.append((event_id, site, kiosk, seq, str(uuid.uuid4()), worker, exam_type,
-                      (finished - timedelta(minutes=3)).isoformat(), finished.isoformat(), outcome, "test", 0,
-                      finished.isoformat(), finished.isoformat(), body, "unsigned", ""))
+        exams.append(exam_row((event_id, site, kiosk, seq, str(uuid.uuid4()), worker, exam_type,
+                               (finished - timedelta(minutes=3)).isoformat(), finished.isoformat(), outcome, "test",
+                               0, finished.isoformat(), finished.isoformat(), "unsigned", ""), body))
         received.append((site, kiosk, "", seq, event_id, "exam", finished.isoformat(), "0" * 64))
     with store.lock:
         conn = store.conn
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO received VALUES (?,?,?,?,?,?,?,?)", received)
-        conn.executemany(
-            "INSERT INTO exams (event_id, site, kiosk, seq, exam_id, worker_id, exam_type, started_at, finished_at, "
-            "outcome, rule_set_version, historical, kiosk_ts, received_at, body, chain_status, incarnation) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", exams)
+        conn.executemany(INSERT_EXAM, exams)  # the rows Store.commit_batch writes (hub.db.exam_body)
         conn.execute("COMMIT")
 
 
 def bulk_noise(store: Store, zones: tuple[str, ...], start: datetime, minutes: int, site: str = "plant-1",
                kiosk: str = "kiosk-01", first_seq: int = 1_000_000) -> int:
-    """One noise_dba value per zone and minute, straight into ``telemetry``; returns the rows written."""
-    rows = []
-    for z, zone in enumerate(zones):
-        for m in range(minutes):
-            ts = (start + timedelta(minutes=m)).isoformat()
-            rows.append((site, kiosk, first_seq + m // 60, f"noise-{zone}", zone, ts, "noise_dba",
-                         70.0 + (m * 7 + z) % 20, None))
+    """One noise_dba value per zone and minute, straight into the telemetry chunks through the store's
+    telemetry writer (no records in ``received``); returns the values written."""
+    readings = [TelemetryReading(sensor_id=f"noise-{zone}", zone=zone, ts=start + timedelta(minutes=m),
+                                 values={"noise_dba": 70.0 + (m * 7 + z) % 20})
+                for z, zone in enumerate(zones) for m in range(minutes)]
     with store.lock:
+        store.telemetry.begin()
+        store.telemetry.add(site, kiosk, readings)
         store.conn.execute("BEGIN")
-        store.conn.executemany("INSERT INTO telemetry VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        written = store.telemetry.flush(store.conn)
         store.conn.execute("COMMIT")
-    return len(rows)
+        store.telemetry.committed()
+    return written
 
 
 def hub_config(path):

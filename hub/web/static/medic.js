@@ -54,6 +54,11 @@ const TEXT = {
     criteria: "По критериям", confirm: "Подтвердить", override: "Изменить группу", group_n: "группа",
     plan: "План профилактики", plan_medical: "Медицинские мероприятия", plan_employer: "Работодатель",
     plan_worker: "Работник", plan_treatment: "Лечебно-оздоровительные мероприятия", need_override_reason: "Укажите группу и причину изменения.",
+    fatigue: "Утомление и стресс (скрининг при допуске)", fatigue_history: "Скрининг утомления и стресса за 90 дней",
+    fatigue_score: "{name}: {score} — {band}", fatigue_cut: "порог ≥ {cut}", fatigue_positive: "положительный скрининг",
+    fatigue_negative: "ниже порога", fatigue_subscales: "GAD-2 {gad2}, PHQ-2 {phq2}",
+    fatigue_informs: "Результат для медицинского работника: на решение киоска не влиял.",
+    fatigue_held: "По настройке киоска положительный скрининг направил работника к медицинскому работнику.",
   },
   en: {
     title: "Medic tablet", logout: "Log out", login_title: "Log in",
@@ -105,6 +110,11 @@ const TEXT = {
     criteria: "By criterion", confirm: "Confirm", override: "Change the group", group_n: "group",
     plan: "Prevention plan", plan_medical: "Medical measures", plan_employer: "Employer",
     plan_worker: "Worker", plan_treatment: "Treatment and rehabilitation", need_override_reason: "Give the group and the reason for the change.",
+    fatigue: "Fatigue and stress (screening at admission)", fatigue_history: "Fatigue and stress screening, last 90 days",
+    fatigue_score: "{name}: {score} — {band}", fatigue_cut: "cut-off ≥ {cut}", fatigue_positive: "positive screen",
+    fatigue_negative: "below the cut-off", fatigue_subscales: "GAD-2 {gad2}, PHQ-2 {phq2}",
+    fatigue_informs: "For the medical worker: it did not affect the kiosk's decision.",
+    fatigue_held: "As the kiosk is configured, the positive screen sent the worker to the medical worker.",
   },
 };
 const FIELDS = {
@@ -517,6 +527,15 @@ async function renderWorkerHistory(workerId) {
                { noData: t("no_history"), height: 160 });
   Charts.lines($("chart-alcohol"), days, [{ label: t("alcohol"), colour: "#4e342e", values: series("brac_mg_l") }],
                { noData: t("no_history"), height: 160 });
+  const screened = items.filter((e) => e.fatigue && e.fatigue.results);
+  $("worker-fatigue").hidden = screened.length === 0;
+  $("worker-fatigue-list").replaceChildren(...screened.slice().reverse().map((e) => {
+    const li = el("li", `${when(e.finished_at)}: `);
+    const list = el("ul");
+    list.append(...Object.entries(e.fatigue.results).map(([name, r]) => fatigueLine(name, r)));
+    li.append(list);
+    return li;
+  }));
   $("worker-decisions").replaceChildren(...decisions.items.map((d) => {
     const li = el("li", `${when(d.decided_at)} · ${t(d.decision)} · ${t("decided_by")} ${d.medic}`
       + (d.reason ? ` · «${d.reason}»` : "") + " · ");
@@ -529,6 +548,35 @@ async function renderWorkerHistory(workerId) {
 function reasonText(rule) {
   const found = (current.reasons || []).find((r) => r.rule === rule.rule);
   return found ? found[lang] || found.ru : null;
+}
+
+// The fatigue / stress screening (seed 002 B.3.3.5; medic only): each instrument's score, band and
+// cut-off with its citation, then the items as the worker saw them with the answers tapped.
+function fatigueLine(name, r) {
+  const li = el("li", t("fatigue_score", { name: r.instrument, score: r.score, band: (r.band && (r.band[lang] || r.band.ru)) || "" })
+    + ` (${t("fatigue_cut", { cut: r.cut_off })}${r.gad2 !== undefined ? "; " + t("fatigue_subscales", r) : ""}) — `
+    + t(r.positive ? "fatigue_positive" : "fatigue_negative"));
+  li.dataset.instrument = name;
+  if (r.positive) li.className = "complaint";
+  li.title = r.source || "";
+  return li;
+}
+
+function renderFatigue(f) {
+  $("fatigue").hidden = !f;
+  if (!f) return;
+  $("fatigue-results").replaceChildren(...Object.entries(f.results || {}).map(([name, r]) => {
+    const li = fatigueLine(name, r);
+    li.append(el("div", `${t("source")}: ${r.source}`, "source"));
+    return li;
+  }));
+  $("fatigue-answers").replaceChildren(...(f.answers || []).map((a) => {
+    const label = lang === "en" ? a.answer_en : a.answer_ru;
+    const li = el("li", `${lang === "en" ? a.en : a.ru} — ${a.value}${label ? ` (${label})` : ""}`);
+    li.dataset.item = a.item;
+    return li;
+  }));
+  $("fatigue-note").textContent = t(f.affects_outcome && f.action === "needs_medic" ? "fatigue_held" : "fatigue_informs");
 }
 
 function renderExam() {
@@ -579,6 +627,7 @@ function renderExam() {
     if (complaint) { li.className = "complaint"; li.append(el("span", ` (${t("complaint")})`)); }
     return li;
   }));
+  renderFatigue(e.fatigue);
   const photos = e.identity_photos || [];
   $("photos").hidden = photos.length === 0;
   $("photo-list").replaceChildren(...photos.map((p) => {
