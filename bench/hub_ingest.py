@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -195,6 +196,27 @@ def chain_statuses(target: str) -> dict[str, int]:
         store.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its live children (the hub's signature
+    pool), from /proc; 0.0 where there is no /proc. Printed detail: what an exam costs the hub and the broker
+    in CPU, a figure a busy shared machine disturbs less than the wall-clock rates."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        return 0.0
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (proc(5), fields 14 and 15)
+    return total
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
@@ -222,7 +244,8 @@ def main() -> int:
         "kiosks": [{"site": SITE, "kiosk": k.name, "public_key": public_key_of(k.key)} for k in kiosks]})
     hub = start_hub(work, config)
     acks = None
-    figures: dict[str, list[float]] = {"raw": [], "exams": [], "points": [], "ack": [], "sustained": []}
+    figures: dict[str, list[float]] = {"raw": [], "exams": [], "points": [], "ack": [], "sustained": [],
+                                   "hub_cpu_us": [], "broker_cpu_us": []}
     paced_rate = 0.0
     try:
         acks = AckWatch(broker.port)
@@ -231,7 +254,9 @@ def main() -> int:
             batches = [(k.name, *k.telemetry(args.readings)) for _ in range(max(1, args.batches // args.kiosks))
                        for k in kiosks]
             raw = raw_rate(broker.port, exams[0][2], len(exams))
+            hub_cpu, broker_cpu = cpu_seconds(hub.pid), cpu_seconds(broker.process.pid)
             exam_s, exam_latency = publish_and_wait(broker.port, acks, exams, "exam", timeout=300)
+            hub_cpu, broker_cpu = cpu_seconds(hub.pid) - hub_cpu, cpu_seconds(broker.process.pid) - broker_cpu
             tel_s, tel_latency = publish_and_wait(broker.port, acks, batches, "telemetry", timeout=300)
             points = len(batches) * args.readings * 3
             figures["raw"].append(raw)
@@ -244,11 +269,15 @@ def main() -> int:
             paced = [(k.name, *k.exam()) for _ in range(args.exams // args.kiosks) for k in kiosks]
             _, paced_latency = publish_and_wait(broker.port, acks, paced, "exam", timeout=300, rate=paced_rate)
             figures["sustained"].append(p99(paced_latency))
+            figures["hub_cpu_us"].append(hub_cpu / len(exams) * 1e6)
+            figures["broker_cpu_us"].append(broker_cpu / len(exams) * 1e6)
             print(f"round {round_no}: bare paho {raw:,.0f} msg/s; exams {len(exams) / exam_s:,.0f}/s "
                   f"(burst ack p99 {p99(exam_latency):.3f} s); telemetry {points / tel_s:,.0f} points/s "
                   f"({len(batches)} messages of {args.readings * 3} points; burst ack p99 {p99(tel_latency):.3f} s); "
                   f"exams sustained at {paced_rate:,.0f}/s ({SUSTAINED_SHARE:.0%} of the burst rate): "
-                  f"ack p99 {p99(paced_latency):.3f} s", flush=True)
+                  f"ack p99 {p99(paced_latency):.3f} s; burst exams cost {hub_cpu / len(exams) * 1e6:.0f} us CPU "
+                  f"each in the hub (with its signature pool), {broker_cpu / len(exams) * 1e6:.0f} us in the broker",
+                  flush=True)
         statuses = chain_statuses(str(config.storage.target))
     finally:
         if acks is not None:
@@ -265,6 +294,9 @@ def main() -> int:
         "exam_ack_p99_sustained_s": round(max(figures["sustained"]), 3),
         "sustained_exams_per_s": round(paced_rate),
         "chain_status": statuses,
+        # printed detail, not a target: CPU per burst exam, hub process and pool / broker (median of rounds)
+        "hub_cpu_us_per_exam": round(statistics.median(figures["hub_cpu_us"])),
+        "broker_cpu_us_per_exam": round(statistics.median(figures["broker_cpu_us"])),
     }
     checks = {
         f"telemetry >= {TARGET_POINTS_PER_S:,} points/s": result["telemetry_points_per_s"] >= TARGET_POINTS_PER_S,

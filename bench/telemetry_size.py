@@ -16,7 +16,9 @@ Printed per back end: bytes per value as written (raw chunks) and after compacti
 tables with their indexes (``telemetry_series``, ``telemetry_chunks``, ``telemetry_invalid``) plus the
 telemetry records' share of ``received`` (by row count); SQLite from ``dbstat``, PostgreSQL from
 ``pg_total_relation_size`` after ``VACUUM FULL`` of those tables (live data: what the freed space of
-deleted raw chunks would hold next). The roll-up tables are reported apart (aggregates kept longer).
+deleted raw chunks would hold next). The roll-up tables are reported apart (aggregates kept longer):
+``rollup_bytes_per_point`` is their size (keys and rows; migration 0005's layout) per raw value rolled up,
+``rollup_bytes_per_row`` per minute or hour row.
 The last line is one JSON object; exit status 1 when a figure after compaction is over the target.
 """
 
@@ -108,7 +110,7 @@ def sizes(store: Store, values: int) -> dict:
         conn.close()
     else:
         with store.lock:
-            for table in TELEMETRY_TABLES + ("received",):
+            for table in TELEMETRY_TABLES + ROLLUP_TABLES + ("received",):
                 store.conn.execute(f"VACUUM FULL {table}")
         by_table = {table: store.scalar("SELECT pg_total_relation_size(to_regclass(?))", [table]) or 0
                     for table in TELEMETRY_TABLES + ROLLUP_TABLES + ("received",)}
@@ -116,10 +118,14 @@ def sizes(store: Store, values: int) -> dict:
     received_share = by_table.get("received", 0) * kinds.get("telemetry", 0) / max(1, sum(kinds.values()))
     telemetry = sum(by_table.get(t, 0) for t in TELEMETRY_TABLES)
     chunks = store.scalar("SELECT count(*) FROM telemetry_chunks")
+    rollup_bytes = sum(by_table.get(t, 0) for t in ROLLUP_TABLES)
+    rollup_rows = sum(store.scalar(f"SELECT count(*) FROM {t}") for t in ROLLUP_TABLES)
     return {"bytes_per_point": round((telemetry + received_share) / max(1, values), 2),
             "telemetry_tables_bytes_per_point": round(telemetry / max(1, values), 2),
             "received_bytes_per_point": round(received_share / max(1, values), 2),
-            "rollup_bytes_per_point": round(sum(by_table.get(t, 0) for t in ROLLUP_TABLES) / max(1, values), 2),
+            "rollup_bytes_per_point": round(rollup_bytes / max(1, values), 2),
+            "rollup_bytes_per_row": round(rollup_bytes / rollup_rows, 1) if rollup_rows else None,
+            "rollup_rows": rollup_rows,
             "chunks": chunks, "values_per_chunk": round(values / max(1, chunks), 1),
             "tables_mb": {t: round(by_table.get(t, 0) / 1e6, 2) for t in TELEMETRY_TABLES + ROLLUP_TABLES}}
 

@@ -2,12 +2,14 @@
 (docs/timeseries.md), on SQLite and PostgreSQL alike.
 
 Roll-ups
-    ``telemetry_minute`` and ``telemetry_hour`` hold, per (UTC period, site, kiosk, zone, sensor,
-    quantity): ``n`` valid values, ``invalid`` values (null), ``sum``, ``min``, ``max``, ``mean``
-    (arithmetic) and, for quantities in decibels (``decibel_quantities``), ``energy_sum`` =
-    Σ 10^(L/10) and ``laeq`` = 10·lg(energy_sum / n) instead of an arithmetic mean: levels are
-    energy-averaged (ISO 9612:2009 / ГОСТ Р ИСО 9612-2013, equal-energy rule; reference.md §4.1,
-    the same formula as :func:`hub.models.noise_exposure.energy_average_db` with equal durations).
+    ``telemetry_minute`` and ``telemetry_hour`` (layout: migration 0005) hold, per series
+    (``telemetry_series`` id: site, kiosk, sensor, zone, quantity) and UTC period (whole minutes / hours
+    since the epoch): ``n`` valid values, ``invalid`` values (null), ``sum``, ``min``, ``max`` and, for
+    quantities in decibels (``decibel_quantities``), ``energy_sum`` = Σ 10^(L/10). Read through
+    :mod:`hub.telemetry_rollups`, which derives the arithmetic ``mean`` = sum / n and, for decibels instead
+    of a mean, ``laeq`` = 10·lg(energy_sum / n): levels are energy-averaged (ISO 9612:2009 / ГОСТ Р ИСО
+    9612-2013, equal-energy rule; reference.md §4.1, the same formula as
+    :func:`hub.models.noise_exposure.energy_average_db` with equal durations).
 
     They are computed incrementally from the telemetry chunks (:mod:`hub.db.telemetry_points`) not
     rolled up yet (``state`` without its ROLLED bit): a pass aggregates a batch of them, merges the
@@ -51,7 +53,6 @@ from hub.db.telemetry_points import (
     ROLLED,
     SPAN_US,
     chunk_rows,
-    from_us,
     to_us,
     unpack,
 )
@@ -67,39 +68,26 @@ ACTOR = "hub-retention"
 COMPACT_AFTER = timedelta(minutes=2)
 FINAL = ROLLED | COMPACTED
 
+#: the task's own bookkeeping (module DDL). The roll-up tables themselves belong to the migrations
+#: (hub/db/migrations/versions/0005_compact_rollups.py): never created here, so never in another layout.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS telemetry_minute (
-    period TEXT NOT NULL, site TEXT NOT NULL, kiosk TEXT NOT NULL, zone TEXT NOT NULL,
-    sensor_id TEXT NOT NULL, quantity TEXT NOT NULL, n INTEGER NOT NULL, invalid INTEGER NOT NULL,
-    sum REAL, min REAL, max REAL, mean REAL, energy_sum REAL, laeq REAL, updated_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS telemetry_minute_key
-    ON telemetry_minute(period, site, kiosk, zone, sensor_id, quantity);
-CREATE INDEX IF NOT EXISTS telemetry_minute_by_zone ON telemetry_minute(zone, quantity, period);
-CREATE TABLE IF NOT EXISTS telemetry_hour (
-    period TEXT NOT NULL, site TEXT NOT NULL, kiosk TEXT NOT NULL, zone TEXT NOT NULL,
-    sensor_id TEXT NOT NULL, quantity TEXT NOT NULL, n INTEGER NOT NULL, invalid INTEGER NOT NULL,
-    sum REAL, min REAL, max REAL, mean REAL, energy_sum REAL, laeq REAL, updated_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS telemetry_hour_key
-    ON telemetry_hour(period, site, kiosk, zone, sensor_id, quantity);
-CREATE INDEX IF NOT EXISTS telemetry_hour_by_zone ON telemetry_hour(zone, quantity, period);
 CREATE TABLE IF NOT EXISTS retention_totals (
     kind TEXT PRIMARY KEY, deleted INTEGER NOT NULL, last_at TEXT NOT NULL
 );
 """
 
 ROLLUP_TABLES = {"minute": "telemetry_minute", "hour": "telemetry_hour"}
-KEY = ("period", "site", "kiosk", "zone", "sensor_id", "quantity")
+#: seconds of one period of each resolution; a roll-up row's ``period`` is its start in these since the epoch
+PERIOD_S = {"minute": 60, "hour": 3600}
 
 #: Merge a batch's aggregate into a period's row: counts and sums add, min/max compare (NULL = none
-#: yet), the arithmetic mean (not for decibels: those have an energy sum) and LAeq are recomputed from
-#: the merged sums. ``{t}.column`` is the row's value before the update (both back ends); ``{least}``
-#: and ``{greatest}`` are the two-argument min/max of the back end.
+#: yet). ``{t}.column`` is the row's value before the update (both back ends); ``{least}`` and
+#: ``{greatest}`` are the two-argument min/max of the back end. The mean and LAeq are derived from the
+#: sums when read (:mod:`hub.telemetry_rollups`), so nothing here depends on the merge order.
 MERGE_SQL = """
-INSERT INTO {t} ({key}, n, invalid, sum, min, max, mean, energy_sum, laeq, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT({key}) DO UPDATE SET
+INSERT INTO {t} (series_id, period, n, invalid, sum, min, max, energy_sum)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(series_id, period) DO UPDATE SET
     n = {t}.n + excluded.n,
     invalid = {t}.invalid + excluded.invalid,
     sum = CASE WHEN {t}.sum IS NULL THEN excluded.sum WHEN excluded.sum IS NULL THEN {t}.sum
@@ -108,14 +96,8 @@ ON CONFLICT({key}) DO UPDATE SET
                ELSE {least}({t}.min, excluded.min) END,
     max = CASE WHEN {t}.max IS NULL THEN excluded.max WHEN excluded.max IS NULL THEN {t}.max
                ELSE {greatest}({t}.max, excluded.max) END,
-    mean = CASE WHEN {t}.energy_sum IS NULL AND excluded.energy_sum IS NULL AND {t}.n + excluded.n > 0
-                THEN (coalesce({t}.sum, 0.0) + coalesce(excluded.sum, 0.0)) / ({t}.n + excluded.n) END,
     energy_sum = CASE WHEN {t}.energy_sum IS NULL THEN excluded.energy_sum WHEN excluded.energy_sum IS NULL
-                      THEN {t}.energy_sum ELSE {t}.energy_sum + excluded.energy_sum END,
-    laeq = CASE WHEN ({t}.energy_sum IS NOT NULL OR excluded.energy_sum IS NOT NULL) AND {t}.n + excluded.n > 0
-                THEN 10.0 * log10((coalesce({t}.energy_sum, 0.0) + coalesce(excluded.energy_sum, 0.0))
-                                  / ({t}.n + excluded.n)) END,
-    updated_at = excluded.updated_at
+                      THEN {t}.energy_sum ELSE {t}.energy_sum + excluded.energy_sum END
 """
 
 
@@ -126,14 +108,6 @@ def utc_now() -> datetime:
 def parse_ts(text: str) -> datetime:
     ts = datetime.fromisoformat(text)
     return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
-
-
-def minute_of(ts: datetime) -> str:
-    return ts.replace(second=0, microsecond=0).isoformat()
-
-
-def hour_of(ts: datetime) -> str:
-    return ts.replace(minute=0, second=0, microsecond=0).isoformat()
 
 
 def laeq(energy_sum: float, n: int) -> float:
@@ -164,34 +138,23 @@ class Aggregate:
         if decibel:
             self.energy_sum = (self.energy_sum or 0.0) + 10.0 ** (value / 10.0)
 
-    def columns(self, decibel: bool) -> tuple:
-        """(n, invalid, sum, min, max, mean, energy_sum, laeq): for decibels no arithmetic mean."""
+    def columns(self) -> tuple:
+        """(n, invalid, sum, min, max, energy_sum): energy_sum only for decibels; sums NULL without a value."""
         if not self.n:
-            return (0, self.invalid, None, None, None, None, None, None)
-        if decibel:
-            return (self.n, self.invalid, self.sum, self.min, self.max, None, self.energy_sum,
-                    laeq(self.energy_sum, self.n))
-        return (self.n, self.invalid, self.sum, self.min, self.max, self.sum / self.n, None, None)
+            return (0, self.invalid, None, None, None, None)
+        return (self.n, self.invalid, self.sum, self.min, self.max, self.energy_sum)
 
 
-_MINUTE_US = 60_000_000
-
-
-def aggregate_points(points: Iterable[tuple[tuple, int, float | None]], decibel_quantities: set[str]
-                     ) -> dict[tuple[str, tuple], Aggregate]:
-    """(resolution, key) → Aggregate of values ((site, kiosk, zone, sensor_id, quantity), time µs, value);
-    periods are UTC minutes and hours."""
-    out: dict[tuple[str, tuple], Aggregate] = {}
-    periods: dict[int, str] = {}
-    for (site, kiosk, zone, sensor_id, quantity), us, value in points:
+def aggregate_points(points: Iterable[tuple[int, str, int, float | None]], decibel_quantities: set[str]
+                     ) -> dict[tuple[str, int, int], Aggregate]:
+    """(resolution, series_id, period) → Aggregate of values (series_id, quantity, time µs, value); periods
+    are whole UTC minutes and hours since the epoch (:data:`PERIOD_S`)."""
+    out: dict[tuple[str, int, int], Aggregate] = {}
+    spans = [(resolution, seconds * 1_000_000) for resolution, seconds in PERIOD_S.items()]
+    for series_id, quantity, us, value in points:
         decibel = quantity in decibel_quantities
-        minute_us = us - us % _MINUTE_US
-        hour_us = us - us % HOUR_US
-        for resolution, start in (("minute", minute_us), ("hour", hour_us)):
-            period = periods.get(start)
-            if period is None:
-                period = periods[start] = from_us(start).isoformat()
-            key = (resolution, (period, site, kiosk, zone, sensor_id, quantity))
+        for resolution, span in spans:
+            key = (resolution, series_id, us // span)
             found = out.get(key)
             if found is None:
                 found = out[key] = Aggregate()
@@ -209,14 +172,8 @@ class Retention:
         self.decibel = set(settings.decibel_quantities)
         self.sqlite = getattr(store, "backend", "sqlite") == "sqlite"
         store.ensure_schema("retention", SCHEMA)
-        if self.sqlite:
-            with store.lock:
-                try:
-                    store.conn.execute("SELECT log10(10.0)").fetchone()
-                except Exception:  # an SQLite built without its math functions: the same C log10 from Python
-                    store.conn.create_function("log10", 1, math.log10, deterministic=True)
         least, greatest = ("min", "max") if self.sqlite else ("LEAST", "GREATEST")
-        self._merge_sql = {table: MERGE_SQL.format(t=table, key=", ".join(KEY), least=least, greatest=greatest)
+        self._merge_sql = {table: MERGE_SQL.format(t=table, least=least, greatest=greatest)
                            for table in ROLLUP_TABLES.values()}
         self._series: dict[int, tuple[str, str, str, str, str]] = {}
         self._stop = threading.Event()
@@ -313,10 +270,10 @@ class Retention:
 
         def points():
             for _, series_id, _, _, _, blob in taken:
-                key = series[series_id]
+                quantity = series[series_id][4]
                 times, found = unpack(blob)
                 for us, value in zip(times, found, strict=True):
-                    yield key, us, value
+                    yield series_id, quantity, us, value
 
         fresh = aggregate_points(points(), self.decibel)
         ids = [row[0] for row in taken]
@@ -336,14 +293,13 @@ class Retention:
 
         return self._transaction(work)
 
-    def _merge(self, fresh: dict[tuple[str, tuple], Aggregate]) -> None:
+    def _merge(self, fresh: dict[tuple[str, int, int], Aggregate]) -> None:
         """Merge new aggregates into their roll-up rows: one additive upsert batch per table
         (:data:`MERGE_SQL`), so the rows already there are never read into Python."""
         conn = self.store.conn
-        now = utc_now().isoformat()
         for resolution, table in ROLLUP_TABLES.items():
-            rows = [(*key, *agg.columns(key[5] in self.decibel), now)
-                    for (res, key), agg in fresh.items() if res == resolution]
+            rows = [(series_id, period, *agg.columns())
+                    for (res, series_id, period), agg in fresh.items() if res == resolution]
             if rows:
                 conn.executemany(self._merge_sql[table], rows)
 
@@ -435,7 +391,7 @@ class Retention:
                                          ("hour", s.telemetry_hour_days, timedelta(hours=1))):
             if days and not self._stop.is_set():
                 table = ROLLUP_TABLES[resolution]  # whole periods that ended before the cutoff
-                deleted[table] = self._prune_periods(table, now - timedelta(days=days) - length)
+                deleted[table] = self._prune_periods(resolution, now - timedelta(days=days) - length)
         if s.dead_letters_days and not self._stop.is_set():
             deleted["dead_letters"] = self._prune_by_age("dead_letters", "received_at",
                                                          now - timedelta(days=s.dead_letters_days))
@@ -493,24 +449,34 @@ class Retention:
         self._transaction(reasons)
         return total
 
-    def _prune_periods(self, table: str, cutoff: datetime) -> int:
-        """Delete roll-up rows of periods that started before ``cutoff``."""
-        before = cutoff.astimezone(timezone.utc).replace(second=0, microsecond=0).isoformat()
-        key = ", ".join(KEY)
-        total = 0
+    def _prune_periods(self, resolution: str, cutoff: datetime) -> int:
+        """Delete roll-up rows of periods that started before ``cutoff`` (whole minutes): series by series,
+        each a seek in the (series_id, period) key, at most ``batch_rows`` rows a transaction."""
+        table, seconds = ROLLUP_TABLES[resolution], PERIOD_S[resolution]
+        start_s = int(cutoff.timestamp()) // 60 * 60
+        before = -(-start_s // seconds)  # the first period starting at or after the cutoff's minute
+        series = [row[0] for row in self.store.query_rows("SELECT id FROM telemetry_series ORDER BY id")]
+        sql = (f"DELETE FROM {table} WHERE series_id = ? AND period IN "
+               f"(SELECT period FROM {table} WHERE series_id = ? AND period < ? ORDER BY period LIMIT ?)")
+        total, at = 0, 0
 
-        def step() -> int:
-            n = self.store.conn.execute(
-                f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE period < ? LIMIT ?)",
-                (before, self.settings.batch_rows)).rowcount
+        def step() -> tuple[int, int]:
+            conn, n, i = self.store.conn, 0, at
+            while i < len(series) and n < self.settings.batch_rows:
+                budget = self.settings.batch_rows - n
+                done = conn.execute(sql, (series[i], series[i], before, budget)).rowcount
+                n += done
+                if done < budget:
+                    i += 1  # this series has nothing older left
             self._count_deleted(table, n)
-            return n
+            return n, i
 
-        while True:
-            n = self._transaction(step)
+        while at < len(series):
+            n, at = self._transaction(step)
             total += n
-            if n < self.settings.batch_rows or self._pause():
-                return total
+            if n and self._pause():
+                break
+        return total
 
     def _prune_by_age(self, table: str, column: str, cutoff: datetime) -> int:
         """Delete the oldest rows (by id, which follows insertion time) whose ``column`` is before

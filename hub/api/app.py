@@ -52,6 +52,8 @@ def create_app(config: HubConfig, store: Store, ingest=None) -> FastAPI:
     app.include_router(routes_smoking.router)
     from hub.api import routes_exports  # exam journal, FHIR R4, method reports (docs/exports.md)
     app.include_router(routes_exports.router)
+    from hub.api import routes_telemetry  # telemetry roll-ups per zone (docs/timeseries.md)
+    app.include_router(routes_telemetry.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     _mount_offline_docs(app)
     app.add_middleware(BodyLimit, max_bytes=config.models_api.max_body_bytes)

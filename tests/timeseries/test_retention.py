@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from firmware_bridges.contract import make_envelope
 from hub.config import HubConfig, RetentionSection
 from hub.db import telemetry_points
-from hub.retention import AUDIT_LOG_FLOOR_DAYS, Retention
+from hub.retention import AUDIT_LOG_FLOOR_DAYS, PERIOD_S, Retention
 from hub.store import Store
+from hub.telemetry_rollups import derived, zone_rollups
 from tests.foundation.helpers import wait_until
 
 NOW = datetime(2031, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -88,10 +89,18 @@ def _direct(rows: list[tuple], resolution: str) -> dict[tuple, dict]:
 
 
 def _rolled(store: Store, table: str) -> dict[tuple, dict]:
-    rows = store.query_rows(f"SELECT period, site, kiosk, zone, sensor_id, quantity, n, invalid, min, max, mean, "
-                            f"laeq FROM {table}")
-    return {tuple(r[:6]): {"n": r[6], "invalid": r[7], "min": r[8], "max": r[9], "mean": r[10], "laeq": r[11]}
-            for r in rows}
+    """Roll-up rows by (ISO period, site, kiosk, zone, sensor_id, quantity), through the series dictionary;
+    mean and LAeq derived from the stored sums as every reader does (hub.telemetry_rollups.derived)."""
+    seconds = PERIOD_S[table.removeprefix("telemetry_")]
+    rows = store.query_rows(f"SELECT r.period, s.site, s.kiosk, s.zone, s.sensor_id, s.quantity, r.n, r.invalid, "
+                            f"r.min, r.max, r.sum, r.energy_sum FROM {table} r JOIN telemetry_series s "
+                            f"ON s.id = r.series_id")
+    out = {}
+    for period, *key, n, invalid, low, high, total, energy in rows:
+        mean, laeq = derived(n, total, energy)
+        start = datetime.fromtimestamp(period * seconds, timezone.utc).isoformat()
+        out[(start, *key)] = {"n": n, "invalid": invalid, "min": low, "max": high, "mean": mean, "laeq": laeq}
+    return out
 
 
 def _assert_equal(rolled: dict, direct: dict) -> None:
@@ -146,6 +155,60 @@ def test_rollups_equal_a_direct_computation_also_after_late_rows(hub_store_url):
     store.close()
 
 
+def _direct_zone(rows: list[tuple], resolution: str) -> dict[tuple, dict]:
+    """(ISO period, zone, quantity) → direct aggregate over every sensor and kiosk of the zone."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for _, _, _, _, zone, ts, quantity, value, _ in rows:
+        t = datetime.fromisoformat(ts).astimezone(timezone.utc).replace(second=0, microsecond=0)
+        groups[((t if resolution == "minute" else t.replace(minute=0)).isoformat(), zone, quantity)].append(value)
+    out = {}
+    for key, values in groups.items():
+        valid = [v for v in values if v is not None]
+        energy = 10 * math.log10(math.fsum(10 ** (v / 10) for v in valid) / len(valid)) if valid else None
+        out[key] = {"n": len(valid), "invalid": len(values) - len(valid), "min": min(valid, default=None),
+                    "max": max(valid, default=None),
+                    "mean": math.fsum(valid) / len(valid) if valid and key[2] not in DB_QUANTITIES else None,
+                    "laeq": energy if key[2] in DB_QUANTITIES else None}
+    return out
+
+
+def test_the_zone_reader_equals_a_direct_computation_after_late_rows(hub_store_url):
+    """hub.telemetry_rollups.zone_rollups merges a zone's series per period: equal to the values sent."""
+    store = Store(hub_store_url)
+    rng = random.Random(31)
+    start = datetime(2024, 6, 1, 9, 0, tzinfo=timezone.utc)
+    first = _random_rows(rng, start, minutes=130, count=1500)
+    late = _random_rows(rng, start + timedelta(minutes=10), minutes=30, count=400, seq0=10_000)
+    _insert(store, first)
+    retention = Retention(store, _settings(batch_rows=400))
+    retention.rollup()
+    _insert(store, late)
+    assert retention.rollup() == 400
+    for resolution in ("minute", "hour"):
+        got = {}
+        for zone in ("press", "weld"):
+            for quantity in ("noise_dba", "noise_lamax_dba", "temperature_c", "pm2_5_ugm3"):
+                for p in zone_rollups(store, zone, quantity, resolution, start, start + timedelta(hours=3)):
+                    assert 1 <= p.series <= 6
+                    got[(p.start.isoformat(), zone, quantity)] = {"n": p.n, "invalid": p.invalid, "min": p.min,
+                                                                  "max": p.max, "mean": p.mean, "laeq": p.laeq}
+        _assert_equal(got, _direct_zone(first + late, resolution))
+    # the range is half-open and cut to whole periods; bad ranges are refused, not answered empty
+    one = zone_rollups(store, "press", "noise_dba", "hour", start + timedelta(minutes=1), start + timedelta(hours=2))
+    assert [p.start for p in one] == [start + timedelta(hours=1)]
+    two = zone_rollups(store, "press", "noise_dba", "hour", start + timedelta(microseconds=1),
+                       start + timedelta(hours=2, microseconds=1))
+    assert [p.start for p in two] == [start + timedelta(hours=1), start + timedelta(hours=2)]
+    for since, until, resolution in ((start, start, "hour"), (start, start - timedelta(hours=1), "hour"),
+                                     (start, start + timedelta(days=8), "minute"),
+                                     (start, start + timedelta(hours=1), "day"),
+                                     (start.replace(tzinfo=None), start.replace(tzinfo=None) + timedelta(hours=1),
+                                      "hour")):
+        with pytest.raises(ValueError):
+            zone_rollups(store, "press", "noise_dba", resolution, since, until)
+    store.close()
+
+
 def test_the_same_record_redelivered_is_stored_once_and_equal_readings_of_two_records_both(hub_store_url):
     """Idempotency is per record (``received``): a re-delivered record writes nothing; two records
     with a reading at the same time of the same series are both kept (nothing dropped silently)."""
@@ -170,11 +233,12 @@ def test_noise_is_energy_averaged_not_arithmetically(hub_store_url):
     ]}, 1, incarnation="inc")
     store.commit_batch([(envelope, "2024-06-01T10:01:00+00:00")], [])
     Retention(store, _settings()).rollup()
-    noise = store.query("SELECT n, mean, laeq, min, max FROM telemetry_minute WHERE quantity = 'noise_dba'")[0]
-    assert noise["n"] == 3 and noise["mean"] is None and round(noise["laeq"], 3) == 92.490
-    assert (noise["min"], noise["max"]) == (91.8, 93.4)
-    plain = store.query("SELECT mean, laeq FROM telemetry_hour WHERE quantity = 'temperature_c'")[0]
-    assert plain["laeq"] is None and plain["mean"] == pytest.approx((92.1 + 93.4 + 91.8) / 3)
+    start, until = datetime(2024, 6, 1, 10, tzinfo=timezone.utc), datetime(2024, 6, 1, 11, tzinfo=timezone.utc)
+    [noise] = zone_rollups(store, "press", "noise_dba", "minute", start, until)
+    assert noise.n == 3 and noise.mean is None and round(noise.laeq, 3) == 92.490
+    assert (noise.min, noise.max, noise.start) == (91.8, 93.4, start)
+    [plain] = zone_rollups(store, "press", "temperature_c", "hour", start, until)
+    assert plain.laeq is None and plain.mean == pytest.approx((92.1 + 93.4 + 91.8) / 3)
     store.close()
 
 
@@ -311,12 +375,34 @@ def test_rollups_and_dead_letters_expire_by_their_own_retention(hub_store_url):
     assert result["rolled_up"] == 4
     assert result["deleted"] == {"raw_telemetry": 3, "telemetry_minute": 2, "telemetry_hour": 1,
                                  "dead_letters": 2, "audit_log": 0}
-    minute_ages = sorted((NOW - datetime.fromisoformat(p)).days for (p,) in
-                         store.query_rows("SELECT period FROM telemetry_minute"))
-    hour_ages = sorted((NOW - datetime.fromisoformat(p)).days for (p,) in
-                       store.query_rows("SELECT period FROM telemetry_hour"))
+    minute_ages = sorted((NOW - datetime.fromisoformat(p[0])).days for p in _rolled(store, "telemetry_minute"))
+    hour_ages = sorted((NOW - datetime.fromisoformat(p[0])).days for p in _rolled(store, "telemetry_hour"))
     assert minute_ages == [1, 100] and hour_ages == [1, 100, 500]
     assert store.scalar("SELECT count(*) FROM dead_letters") == 1
+    store.close()
+
+
+def test_rollups_are_pruned_series_by_series_in_batches_smaller_than_a_series(hub_store_url):
+    """Pruning walks each series' (series_id, period) key, a few rows a transaction: every old period of
+    every series goes, every recent one stays, and the count is exact."""
+    store = Store(hub_store_url)
+    rows = []
+    for i in range(60):
+        for sensor in ("s1", "s2", "s3"):
+            for days in (30, 1):
+                ts = (NOW - timedelta(days=days, minutes=i)).isoformat()
+                rows.append(("plant-1", "kiosk-01", len(rows), sensor, "press", ts, "noise_dba", 70.0 + i % 7, None))
+    _insert(store, rows)
+    retention = Retention(store, _settings(batch_rows=13, telemetry_minute_days=10, telemetry_hour_days=20,
+                                           raw_telemetry_days=5))
+    retention.rollup()
+    deleted = retention.prune(NOW)
+    assert deleted["telemetry_minute"] == 3 * 60 and deleted["telemetry_hour"] == 3 * 2
+    minute = _rolled(store, "telemetry_minute")
+    assert len(minute) == 3 * 60 and all((NOW - datetime.fromisoformat(k[0])).days < 2 for k in minute)
+    assert {k[4] for k in _rolled(store, "telemetry_hour")} == {"s1", "s2", "s3"}
+    assert retention.prune(NOW)["telemetry_minute"] == 0
+    assert retention.status()["deleted_total"]["telemetry_minute"] == 180
     store.close()
 
 
