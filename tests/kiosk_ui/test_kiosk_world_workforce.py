@@ -105,16 +105,27 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
                 assert clock.now() < first.retest_due
                 await workforce._wait_idle(client)
                 ok = await workforce.visit(client, sober)
-                assert ok.outcome == "admitted", world.workflow.finished[-1]["reasons"]
+                assert ok.outcome == "admitted", (ok, world.workflow.view, world.workflow.finished[-1:])
                 assert workforce._next_worker() is sober  # the re-test is not due yet: the drunk one waits
                 clock.advance((first.retest_due - clock.now()).total_seconds() + 30)  # minute 15.5 or so
                 assert workforce._next_worker() is drunk  # countdown ended: back to the kiosk
                 await workforce._wait_idle(client)
                 second = await workforce.visit(client, drunk)
+                # a trace on the confirmation (the simulated analyser draws at random) asks for one more
+                # test later (rule set: alcohol.trace): the worker comes back until the procedure ends
+                for _ in range(3):
+                    if second.outcome is not None or second.retest_due is None:
+                        break
+                    clock.advance((second.retest_due - clock.now()).total_seconds() + 30)
+                    await workforce._wait_idle(client)
+                    second = await workforce.visit(client, drunk)
             body = world.workflow.finished[-1]
-            assert body["worker"]["personnel_number"] == drunk.worker_id, (second, world.workflow.view)
+            waiting = {n: (s.retest_kinds, s.retest_reason, [a.minute for a in s.attempts],
+                           s.decision and [(f.rule, f.effect) for f in s.decision.fired])
+                       for n, s in world.workflow.waiting.items()}
+            assert body["worker"]["personnel_number"] == drunk.worker_id, (second, waiting)
             minutes = [a["minute"] for a in body["attempts"]]
-            assert minutes[0] == 0 and 15 <= minutes[-1] <= 20, minutes
+            assert minutes[0] == 0 and 15 <= minutes[1] <= 20, minutes  # the confirmation, in its window
             # the confirmation decides: refused, or the medic when the second test does not confirm
             assert second.outcome == body["outcome"] and second.outcome in ("not_admitted", "needs_medic"), \
                 (second, body["outcome"], body["fired"])
@@ -127,7 +138,7 @@ def test_workforce_intoxicated_worker_comes_back_for_the_retest(tmp_path, broker
                        ("alcohol.trace", "needs_medic")}
             assert decided & set(fired), fired
             brac = [m["value"] for m in body["measurements"] if m["field"] == "brac_mg_l"]
-            assert len(brac) >= 2 and min(brac) >= 0.05, brac
+            assert len(brac) >= 2 and brac[0] >= 0.05, brac  # the first test found alcohol
             assert {m["device_model"] for m in body["measurements"]} >= {"SIM-alc"}
 
     run_async(scenario(), timeout=60)
