@@ -15,10 +15,10 @@ from typing import Any, Iterable
 
 from hub import medic
 
-#: SQL for the final outcome of the row of ``exams`` in scope (a correlated sub-query walking the
-#: ``medic_decisions_by_exam`` index), usable in WHERE and GROUP BY clauses.
-FINAL_OUTCOME_SQL = ("COALESCE((SELECT d.decision FROM medic_decisions d WHERE d.event_id = exams.event_id "
-                     "ORDER BY d.id DESC LIMIT 1), exams.outcome)")
+#: SQL for the final outcome of the row of ``exams`` in scope, usable in WHERE and GROUP BY clauses: the
+#: exam's newest medic decision, which :func:`hub.medic.record_decision` writes on its row
+#: (``exams.medic_decision``, migration 0004) in the decision's own transaction, else the kiosk's outcome.
+FINAL_OUTCOME_SQL = "COALESCE(exams.medic_decision, exams.outcome)"
 
 #: ``final_outcome = ?`` as a filter on ``exams`` (bind the outcome twice, :func:`filter_params`): the exams
 #: without a medic decision whose pre-decision is it, or those whose current decision is it. The same rows

@@ -27,12 +27,11 @@ from typing import Any, Callable
 from hub.analytics import alarms as alarm_rules
 from hub.analytics.epidemiology import febrile_rt, hypertension_noise, kiosk_rates
 from hub.analytics.noise import worker_noise, zone_noise
-from hub.analytics.period import Period, parse_ts, resolve_period
+from hub.analytics.period import Period, newest_data_day, resolve_period
 from hub.analytics.schema import ensure_schema
 from hub.analytics.settings import AnalyticsSettings
 from hub.analytics.smoke import smoke_violations
 from hub.analytics.workplaces import load_workplaces_file
-from hub.db import telemetry_points
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +106,6 @@ def runner_for(store) -> "AnalyticsRunner | None":
 
 
 # ---------------------------------------------------------------------- the computing process
-
-def newest_data_day(store, tz) -> date | None:
-    """:func:`hub.analytics.period.newest_data_day` by index only: the newest ``started_at`` of an exam
-    (``exams_by_started``) and the newest telemetry reading (the chunks' time index,
-    :func:`hub.db.telemetry_points.newest_us`) — never a scan of the telemetry. Same answer."""
-    exams_newest = store.scalar("SELECT max(started_at) FROM exams")
-    telemetry_newest = telemetry_points.newest_us(store)
-    parsed = [parse_ts(s) for s in (exams_newest,) if s]
-    if telemetry_newest is not None:
-        parsed.append(telemetry_points.from_us(telemetry_newest))
-    return max(parsed).astimezone(tz).date() if parsed else None
-
 
 def _default_period(store, settings: AnalyticsSettings) -> Period:
     """The period of a pass with default parameters (what :func:`compute` resolves with no dates)."""

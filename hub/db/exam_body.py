@@ -22,6 +22,8 @@ import json
 import zlib
 from typing import Any
 
+from firmware_bridges.readings import VITAL_FIELDS
+
 #: codec 1's preset dictionary: FROZEN (see the module docstring). zlib gives the end of a dictionary
 #: the shortest back-references, so the most common parts (measurement records) come last.
 DICTIONARY_1 = (
@@ -64,8 +66,7 @@ _WBITS = -15  # raw DEFLATE: no zlib header or checksum (the codec mark says wha
 
 #: The measured fields the analytics read as typed columns of ``exams`` (the last valid attempt of
 #: each): the column of a field is its name. ``mean_arterial_mmhg`` is derived, never analysed.
-MEASUREMENT_COLUMNS = ("temperature_c", "brac_mg_l", "systolic_mmhg", "diastolic_mmhg", "pulse_bpm",
-                       "spo2_percent")
+MEASUREMENT_COLUMNS: tuple[str, ...] = VITAL_FIELDS
 
 
 class StoredBodyError(ValueError):

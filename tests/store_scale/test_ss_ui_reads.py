@@ -26,12 +26,15 @@ from hub.fleet import stored_records
 from hub.store import Store
 from tests.store_scale.ss_helpers import T0, bulk_exams, commit_exams, exam_body
 
+#: the final outcome straight from the decisions (what hub.final_outcome reads off exams.medic_decision)
+FINAL_FROM_DECISIONS = ("COALESCE((SELECT d.decision FROM medic_decisions d WHERE d.event_id = exams.event_id "
+                        "ORDER BY d.id DESC LIMIT 1), exams.outcome)")
 
 def _reference_cells(store: Store, first: date, last: date) -> dict:
     """(day, kiosk) → final outcome → exams, straight from the definition (``FINAL_OUTCOME_SQL``)."""
     cells: dict = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
     for row in store.query(
-            f"SELECT substr(finished_at, 1, 10) AS day, kiosk, {final_outcome.FINAL_OUTCOME_SQL} AS final FROM exams "
+            f"SELECT substr(finished_at, 1, 10) AS day, kiosk, {FINAL_FROM_DECISIONS} AS final FROM exams "
             "WHERE finished_at >= ? AND finished_at < ?", [first.isoformat(), (last + timedelta(days=1)).isoformat()]):
         if row["final"] in OUTCOMES:
             cells[(row["day"], row["kiosk"])][row["final"]] += 1
@@ -46,7 +49,7 @@ def _check_reads(store: Store) -> None:
         assert got == {k: v for k, v in _reference_cells(store, first, last).items() if k[1] == kiosk}
     for outcome in OUTCOMES:
         by_definition = store.query_rows(
-            f"SELECT event_id FROM exams WHERE {final_outcome.FINAL_OUTCOME_SQL} = ? ORDER BY event_id", [outcome])
+            f"SELECT event_id FROM exams WHERE {FINAL_FROM_DECISIONS} = ? ORDER BY event_id", [outcome])
         filtered = store.query_rows(f"SELECT event_id FROM exams WHERE {final_outcome.FINAL_FILTER_SQL} "
                                     "ORDER BY event_id", final_outcome.filter_params(outcome))
         assert filtered == by_definition, outcome
