@@ -16,10 +16,8 @@ from pydantic import BaseModel, ConfigDict
 Outcome = Literal["admitted", "not_admitted", "needs_medic"]
 
 
-class ExamOutcome(BaseModel):
-    """An exam as OHS and admin see it: no measured value, answer or fired rule."""
-
-    model_config = ConfigDict(extra="ignore")
+class ExamIdentity(BaseModel):
+    """Which exam: its ids, kiosk, worker, type and times (every role's view of an exam starts so)."""
 
     event_id: str
     site: str
@@ -30,6 +28,13 @@ class ExamOutcome(BaseModel):
     exam_type: str
     started_at: str
     finished_at: str
+
+
+class ExamOutcome(ExamIdentity):
+    """An exam as OHS and admin see it: no measured value, answer or fired rule."""
+
+    model_config = ConfigDict(extra="ignore")
+
     outcome: Outcome
     final_outcome: Outcome
     outcome_source: Literal["medic", "kiosk"]

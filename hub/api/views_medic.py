@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from hub.api.views import ExamIdentity
 from hub.api.views_base import Closed, Json, Passed
 
 
@@ -88,18 +89,9 @@ class DecisionPage(Closed):
     next_offset: int | None
 
 
-class MedicExam(Passed):
+class MedicExam(ExamIdentity, Passed):
     """One exam with every medical value (units attached), the kiosk's reasons and every decision on it."""
 
-    event_id: str
-    site: str
-    kiosk: str
-    seq: int
-    exam_id: str
-    worker_id: str
-    exam_type: str
-    started_at: str
-    finished_at: str
     outcome: str
     rule_set_version: str
     historical: bool
